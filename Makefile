@@ -1,0 +1,36 @@
+# The two commands a new user needs: `make demo` and `make test`. Both set up what they need first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export TIKTOKEN_CACHE_DIR ?= $(abspath ../shared/tiktoken)
+
+.PHONY: demo test lint venv node clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --silent
+	touch $@
+
+node: node_modules/.installed
+
+demo: $(STAMP)
+	$(BIN)/labeltune demo
+
+lint: $(STAMP) node
+	$(BIN)/ruff check functions tests examples benchmarks
+	$(BIN)/cfn-lint template.yaml -a cfn_lint_serverless.rules
+
+test: $(STAMP) node
+	$(BIN)/ruff check functions tests examples benchmarks
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache

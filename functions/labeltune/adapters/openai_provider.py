@@ -1,0 +1,109 @@
+"""FineTuneProvider and ChatModel on the official `openai` SDK (the real API, or our emulator via base_url)."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from functools import wraps
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import openai
+from openai import OpenAI
+
+from labeltune.domain.job_state import openai_job_state
+from labeltune.domain.models import FineTuneJob
+from labeltune.errors import TransientError
+
+RUN_ID_METADATA_KEY = "labeltune_run_id"
+_TRANSIENT = (openai.RateLimitError, openai.APIConnectionError, openai.InternalServerError)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _transient_as_retryable(call: Callable[P, T]) -> Callable[P, T]:
+    """The SDK already retried twice; what still fails is handed to Step Functions' backoff."""
+
+    @wraps(call)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return call(*args, **kwargs)
+        except _TRANSIENT as error:
+            raise TransientError(f"OpenAI {type(error).__name__}: {getattr(error, 'message', error)}") from error
+
+    return wrapper
+
+
+def _job(raw: Any) -> FineTuneJob:
+    error = raw.error
+    return FineTuneJob(
+        job_id=raw.id,
+        status=raw.status,
+        state=openai_job_state(raw.status),
+        base_model=raw.model,
+        fine_tuned_model=raw.fine_tuned_model,
+        trained_tokens=raw.trained_tokens,
+        error_code=getattr(error, "code", None) if error else None,
+        error_message=getattr(error, "message", None) if error else None,
+    )
+
+
+class OpenAIFineTuning:
+    """Fine-tuning jobs and chat completions through one SDK client."""
+
+    def __init__(self, client: OpenAI) -> None:
+        self._client = client
+
+    @_transient_as_retryable
+    def upload_training_file(self, name: str, lines: Iterable[str]) -> str:
+        # Spool to disk so a large dataset is streamed, not held, on its way to the API.
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / name
+            with path.open("w", encoding="utf-8") as out:
+                for line in lines:
+                    out.write(line.rstrip("\n") + "\n")
+            with path.open("rb") as handle:
+                return self._client.files.create(file=(name, handle), purpose="fine-tune").id
+
+    @_transient_as_retryable
+    def find_job(self, run_id: str) -> FineTuneJob | None:
+        for raw in self._client.fine_tuning.jobs.list(metadata={RUN_ID_METADATA_KEY: run_id}, limit=10):
+            if (raw.metadata or {}).get(RUN_ID_METADATA_KEY) == run_id:
+                return _job(raw)
+        return None
+
+    @_transient_as_retryable
+    def create_job(
+        self,
+        *,
+        run_id: str,
+        base_model: str,
+        training_file: str,
+        validation_file: str | None,
+        suffix: str,
+        hyperparameters: Mapping[str, Any] | None = None,
+    ) -> FineTuneJob:
+        method: dict[str, Any] = {"type": "supervised", "supervised": {"hyperparameters": dict(hyperparameters or {})}}
+        raw = self._client.fine_tuning.jobs.create(
+            model=base_model,
+            training_file=training_file,
+            validation_file=validation_file or openai.omit,
+            suffix=suffix[:64],
+            metadata={RUN_ID_METADATA_KEY: run_id},
+            method=method,
+        )
+        return _job(raw)
+
+    @_transient_as_retryable
+    def get_job(self, job_id: str) -> FineTuneJob:
+        return _job(self._client.fine_tuning.jobs.retrieve(job_id))
+
+    @_transient_as_retryable
+    def complete(self, model: str, system: str, user: str) -> str:
+        response = self._client.chat.completions.create(
+            model=model,
+            messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
+            temperature=0,
+        )
+        return response.choices[0].message.content or ""

@@ -1,0 +1,24 @@
+"""WorkflowStarter on Step Functions: the execution name is the run id, so a second start is a no-op."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import boto3
+
+
+class StepFunctionsStarter:
+    def __init__(self, state_machine_arn: str, client: Any | None = None) -> None:
+        self.state_machine_arn = state_machine_arn
+        self._sfn = client or boto3.client("stepfunctions")
+
+    def start(self, run_id: str, payload: Mapping[str, Any]) -> bool:
+        try:
+            self._sfn.start_execution(
+                stateMachineArn=self.state_machine_arn, name=run_id, input=json.dumps(dict(payload))
+            )
+        except self._sfn.exceptions.ExecutionAlreadyExists:
+            return False
+        return True

@@ -1,0 +1,90 @@
+"""The nouns of the pipeline, shared by every stage. Pure pydantic: no AWS, no network."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["system", "user", "assistant"]
+SplitName = Literal["train", "validation", "eval"]
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    role: Role
+    content: str
+
+
+class ChatExample(BaseModel):
+    """One labelled data row, ready for fine-tuning: system prompt, the document, the human response."""
+
+    model_config = ConfigDict(frozen=True)
+    data_row_id: str
+    split_key: str = Field(description="Stable identity the split is derived from (global key, else data row id)")
+    label_id: str
+    system: str
+    prompt: str
+    response: str
+
+    def messages(self) -> list[ChatMessage]:
+        return [
+            ChatMessage(role="system", content=self.system),
+            ChatMessage(role="user", content=self.prompt),
+            ChatMessage(role="assistant", content=self.response),
+        ]
+
+    def to_openai_line(self) -> dict:
+        """The chat fine-tuning JSONL record OpenAI documents: {"messages": [...]}."""
+        return {"messages": [m.model_dump() for m in self.messages()]}
+
+
+class Rejection(BaseModel):
+    """A row that could not become an example. Carries ids and a reason code, never content."""
+
+    model_config = ConfigDict(frozen=True)
+    data_row_id: str | None
+    reason: str
+    line_number: int | None = None
+
+
+class JobState(StrEnum):
+    """What the pipeline does next with a fine-tuning job, whatever the provider called its status."""
+
+    PENDING = "pending"  # keep waiting
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class FineTuneJob(BaseModel):
+    """A provider-neutral view of a fine-tuning job."""
+
+    job_id: str
+    status: str = Field(description="The provider's own status word, kept verbatim for the record")
+    state: JobState
+    base_model: str
+    fine_tuned_model: str | None = None
+    trained_tokens: int | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+class RunStatus(StrEnum):
+    STARTED = "STARTED"
+    PREPARING = "PREPARING"
+    TRAINING = "TRAINING"
+    EVALUATING = "EVALUATING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+class ModelMetrics(BaseModel):
+    """Aggregate evaluation of one model over the held-out set."""
+
+    model: str
+    examples: int
+    rouge_l: float = Field(description="Mean ROUGE-L F-measure against the human response")
+    leak_rate: float = Field(description="Share of outputs that repeat at least one PII value of the source")
+    leaks_by_type: dict[str, int] = Field(default_factory=dict)
+    errors: int = Field(0, description="Examples the model failed to answer; counted as leaks-free, rouge 0")

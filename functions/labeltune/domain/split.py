@@ -1,0 +1,44 @@
+"""Deterministic train / validation / eval assignment.
+
+An example's split is a pure function of its data row identity, so a row never moves between splits
+when new labels arrive: the held-out set only grows and metrics stay comparable run to run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from labeltune.domain.models import SplitName
+
+
+class SplitRatios(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    train: float = 0.8
+    validation: float = 0.1
+    eval: float = 0.1
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> SplitRatios:
+        if min(self.train, self.validation, self.eval) < 0 or abs(self.train + self.validation + self.eval - 1) > 1e-6:
+            raise ValueError("split ratios must be non-negative and sum to 1")
+        if self.train <= 0 or self.eval <= 0:
+            raise ValueError("train and eval ratios must be positive")
+        return self
+
+
+def bucket(split_key: str) -> float:
+    """A uniform number in [0, 1) derived from the key alone (SHA-256, not Python's salted hash)."""
+    digest = hashlib.sha256(split_key.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def assign_split(split_key: str, ratios: SplitRatios) -> SplitName:
+    point = bucket(split_key)
+    if point < ratios.eval:
+        return "eval"
+    if point < ratios.eval + ratios.validation:
+        return "validation"
+    return "train"

@@ -1,0 +1,17 @@
+"""Errors whose class names are part of the contract with the state machine.
+
+Step Functions sees a Lambda exception's class name as the error name: the ASL retries
+`TransientError` with backoff, and every other error is caught and recorded on the run.
+"""
+
+
+class TransientError(Exception):
+    """A temporary failure of an outside service (rate limit, 5xx, timeout): retry with backoff."""
+
+
+class DatasetTooSmall(Exception):
+    """Fewer usable examples than the configured minimum: the run fails before any money is spent."""
+
+
+class ConfigurationError(Exception):
+    """Something the operator must fix (a missing secret, an unknown setting)."""

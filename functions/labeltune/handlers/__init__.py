@@ -1,0 +1,1 @@
+"""Lambda entry points. Each parses its event, calls one pipeline function, shapes the output."""

@@ -1,0 +1,19 @@
+"""StartFineTune state: upload the JSONL and create the job, unless this run already has one."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+
+from labeltune.handlers.events import StartFineTuneEvent
+from labeltune.handlers.observability import lambda_entry, logger
+from labeltune.pipeline.fine_tune import start_fine_tune
+from labeltune.wiring import services
+
+
+@lambda_entry
+@event_parser(model=StartFineTuneEvent)
+def handler(event: StartFineTuneEvent, context: Any) -> dict:
+    svc = services()
+    job = start_fine_tune(event.dataset, svc.store, svc.openai, svc.runs, svc.settings.base_model)
+    logger.info("fine-tune job", extra={"run_id": event.run_id, "job_id": job.job_id, "status": job.status})
+    return job.model_dump(mode="json")

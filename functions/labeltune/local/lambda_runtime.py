@@ -1,0 +1,158 @@
+"""Run the real Lambda handlers in process when moto invokes a function (there is no Docker here).
+
+moto routes every invocation (direct invoke, Step Functions tasks) through
+`LambdaFunction._invoke_lambda`. Replacing it lets the handler named by the function's `Handler` run
+with exactly that function's environment variables and a Lambda-like context. Invocations are
+serialised by one lock because environment variables are process-wide.
+
+While a function runs, every AWS API call it makes is recorded under its name, so tests can check the
+calls against the IAM policies the template grants that function.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import threading
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+
+@dataclass
+class LambdaContext:
+    """The attributes Powertools and handlers read from a real Lambda context."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    timeout_seconds: int
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.timeout_seconds * 1000
+
+
+@dataclass(frozen=True)
+class AwsCall:
+    function: str
+    service: str
+    operation: str
+    params: Mapping[str, Any]
+
+
+class InProcessLambdaRuntime:
+    """Installs the moto patch; one instance per process."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.calls: list[AwsCall] = []
+        self.invocations: list[tuple[str, bool]] = []  # (function name, errored)
+        self.managed_keys: set[str] = set()
+        self._current: str | None = None
+        self._original: Callable[..., Any] | None = None
+        self._hooked = False
+
+    # -- environment ----------------------------------------------------------------------------------
+    def enter_function(self, name: str, variables: Mapping[str, str]) -> dict[str, str]:
+        """Give the process exactly this function's variables (others' removed). Caller holds `lock`."""
+        saved = dict(os.environ)
+        for key in self.managed_keys:
+            os.environ.pop(key, None)
+        os.environ.update({k: str(v) for k, v in variables.items()})
+        self._current = name
+        return saved
+
+    def exit_function(self, saved: dict[str, str]) -> None:
+        self._current = None
+        os.environ.clear()
+        os.environ.update(saved)
+
+    @contextmanager
+    def function_environment(self, name: str, variables: Mapping[str, str]) -> Iterator[None]:
+        with self.lock:
+            saved = self.enter_function(name, variables)
+            try:
+                yield
+            finally:
+                self.exit_function(saved)
+
+    # -- AWS call recording ------------------------------------------------------------------------------
+    def _record(self, model: Any, params: Mapping[str, Any], **_: Any) -> None:
+        if self._current is not None:
+            service = model.service_model.service_name
+            self.calls.append(AwsCall(self._current, service, model.name, dict(params)))
+
+    def hook_boto3(self) -> None:
+        """Record calls made through the default boto3 session (the one the adapters use)."""
+        if self._hooked:
+            return
+        if boto3.DEFAULT_SESSION is None:
+            boto3.setup_default_session()
+        boto3.DEFAULT_SESSION.events.register("before-call.*.*", self._record)
+        self._hooked = True
+
+    # -- the moto patch -------------------------------------------------------------------------------
+    def install(self) -> None:
+        from moto.awslambda.models import LambdaFunction
+
+        if self._original is not None:
+            return
+        self._original = LambdaFunction._invoke_lambda
+        runtime = self
+
+        def _invoke_lambda(fn: Any, event: Any = None) -> tuple[str, bool, str]:
+            return runtime.invoke(fn, event)
+
+        LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+        self.hook_boto3()
+
+    def uninstall(self) -> None:
+        from moto.awslambda.models import LambdaFunction
+
+        if self._original is not None:
+            LambdaFunction._invoke_lambda = self._original  # type: ignore[method-assign]
+            self._original = None
+
+    def invoke(self, fn: Any, event: Any) -> tuple[str, bool, str]:
+        """Import the handler, call it, and answer the way the Lambda service does."""
+        if isinstance(event, str | bytes):
+            event = json.loads(event or "{}")
+        module_name, _, attribute = fn.handler.rpartition(".")
+        context = LambdaContext(
+            function_name=fn.function_name,
+            memory_limit_in_mb=int(fn.memory_size),
+            invoked_function_arn=fn.function_arn,
+            timeout_seconds=int(fn.timeout),
+        )
+        variables = {
+            "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+            **fn.environment_vars,
+        }
+        with self.function_environment(fn.function_name, variables):
+            try:
+                handler = getattr(importlib.import_module(module_name), attribute)
+                result = handler(event, context)
+            except Exception as error:
+                self.invocations.append((fn.function_name, True))
+                payload = {
+                    "errorMessage": str(error),
+                    "errorType": type(error).__name__,
+                    "stackTrace": traceback.format_tb(error.__traceback__)[-5:],
+                }
+                return json.dumps(payload), True, ""
+        self.invocations.append((fn.function_name, False))
+        return json.dumps(result, default=str), False, ""
+
+
+RUNTIME = InProcessLambdaRuntime()

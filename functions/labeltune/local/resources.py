@@ -1,0 +1,327 @@
+"""Build the template's resources in moto, from the SAM template itself.
+
+`template.yaml` is translated offline to CloudFormation (samtranslator), its intrinsic functions are
+resolved the way CloudFormation would, and each resource is created through the ordinary AWS APIs
+against moto. What the local stack runs is therefore what `sam deploy` ships: the same table keys and
+indexes, the same environment variables, the same state machine definition with its substitutions,
+and the same IAM policies (recorded, so tests can check every AWS call a function makes against them).
+
+Resource types moto cannot serve are listed in `LocalResources.not_emulated`; the HTTP API is served
+by uvicorn instead, from the routes the template declares.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import secrets
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labeltune.local.template import load_template, translate_template
+
+ACCOUNT_ID = "123456789012"
+NOT_EMULATED = {
+    "AWS::ApiGatewayV2::Api": "served by uvicorn from the same Powertools app",
+    "AWS::ApiGatewayV2::Stage": "served by uvicorn",
+    "AWS::Lambda::Permission": "API Gateway is not emulated",
+    "AWS::S3::BucketPolicy": "its TLS-only rule would deny every call on the plain-HTTP local endpoint",
+}
+
+
+@dataclass
+class LocalResources:
+    """Physical names of what was built, and what the template declared about it."""
+
+    stack_name: str
+    region: str
+    parameters: dict[str, str]
+    physical: dict[str, dict[str, str]] = field(default_factory=dict)  # logical id -> {Ref, Arn, Name}
+    function_names: dict[str, str] = field(default_factory=dict)  # logical id -> function name
+    function_environment: dict[str, dict[str, str]] = field(default_factory=dict)
+    role_policies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # function name -> documents
+    secret_values: dict[str, str] = field(default_factory=dict)  # logical id -> value
+    routes: list[tuple[str, str, str]] = field(default_factory=list)  # (METHOD, path, authorizer)
+    not_emulated: dict[str, str] = field(default_factory=dict)
+    environment_keys: set[str] = field(default_factory=set)  # every variable any function declares
+    definition: str = ""
+
+    def ref(self, logical_id: str) -> str:
+        return self.physical[logical_id]["Ref"]
+
+    @property
+    def table_name(self) -> str:
+        return self.ref("RunsTable")
+
+    @property
+    def bucket_name(self) -> str:
+        return self.ref("ArtifactsBucket")
+
+    @property
+    def state_machine_arn(self) -> str:
+        return self.ref("PipelineStateMachine")
+
+
+class Resolver:
+    """CloudFormation intrinsic functions over known parameter values and physical ids."""
+
+    def __init__(self, resources: LocalResources) -> None:
+        self.r = resources
+        self.pseudo = {
+            "AWS::Region": resources.region,
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": resources.stack_name,
+        }
+
+    def ref(self, name: str) -> str:
+        if name in self.pseudo:
+            return self.pseudo[name]
+        if name in self.r.parameters:
+            return self.r.parameters[name]
+        return self.r.physical[name]["Ref"]
+
+    def get_att(self, logical_id: str, attribute: str) -> str:
+        return self.r.physical[logical_id][attribute]
+
+    def _sub(self, text: str, variables: dict[str, Any]) -> str:
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in variables:
+                return str(self.resolve(variables[name]))
+            if "." in name:
+                logical_id, attribute = name.split(".", 1)
+                return self.get_att(logical_id, attribute)
+            return self.ref(name)
+
+        return re.sub(r"\$\{([^}!]+)\}", replace, text)
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, arg), = value.items()
+            if key == "Ref":
+                return self.ref(arg)
+            if key == "Fn::GetAtt":
+                logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
+                return self.get_att(logical_id, attribute)
+            if key == "Fn::Sub":
+                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+                return self._sub(text, variables)
+            if key == "Fn::Join":
+                separator, parts = arg
+                return separator.join(str(self.resolve(p)) for p in parts)
+            if key == "Fn::Select":
+                index, items = arg
+                return self.resolve(items)[int(self.resolve(index))]
+        return {k: self.resolve(v) for k, v in value.items()}
+
+
+def _physical_ids(logical_id: str, kind: str, stack: str, region: str) -> dict[str, str]:
+    name = f"{stack}-{logical_id}"
+    arn_prefix = f"arn:aws:{{}}:{region}:{ACCOUNT_ID}"
+    if kind == "AWS::DynamoDB::Table":
+        return {"Ref": name, "Arn": f"{arn_prefix.format('dynamodb')}:table/{name}"}
+    if kind == "AWS::S3::Bucket":
+        bucket = name.lower()
+        return {"Ref": bucket, "Arn": f"arn:aws:s3:::{bucket}"}
+    if kind == "AWS::Lambda::Function":
+        return {"Ref": name, "Arn": f"{arn_prefix.format('lambda')}:function:{name}"}
+    if kind == "AWS::IAM::Role":
+        return {"Ref": name, "Arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"}
+    if kind == "AWS::StepFunctions::StateMachine":
+        arn = f"{arn_prefix.format('states')}:stateMachine:{name}"
+        return {"Ref": arn, "Arn": arn, "Name": name}
+    if kind == "AWS::Logs::LogGroup":
+        group = f"/labeltune/{name}"
+        return {"Ref": group, "Arn": f"{arn_prefix.format('logs')}:log-group:{group}:*"}
+    if kind == "AWS::ApiGatewayV2::Api":
+        return {"Ref": "local", "ApiEndpoint": "http://localhost"}
+    return {"Ref": name}
+
+
+def _placeholder_zip() -> bytes:
+    """moto wants a code package; the local runtime imports the handler from the installed package."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README.txt", "labeltune local stack: handlers run in process from the labeltune package\n")
+    return buffer.getvalue()
+
+
+def _secret_value(logical_id: str, properties: dict[str, Any], local_secrets: dict[str, str]) -> str:
+    if logical_id in local_secrets:
+        return local_secrets[logical_id]
+    length = int(properties.get("GenerateSecretString", {}).get("PasswordLength", 32))
+    return secrets.token_hex(length)[:length]
+
+
+def http_api_routes(template: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(METHOD, path, authorizer) for every HttpApi event declared on a function."""
+    api_auth = {}
+    routes = []
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::HttpApi":
+            api_auth[logical_id] = resource.get("Properties", {}).get("Auth", {}).get("DefaultAuthorizer", "NONE")
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        for event in resource.get("Properties", {}).get("Events", {}).values():
+            if event.get("Type") != "HttpApi":
+                continue
+            props = event["Properties"]
+            api = props.get("ApiId", {}).get("Ref") if isinstance(props.get("ApiId"), dict) else None
+            authorizer = props.get("Auth", {}).get("Authorizer", api_auth.get(api, "NONE"))
+            routes.append((props["Method"].upper(), props["Path"], authorizer))
+    return routes
+
+
+def build_resources(
+    session: Any,
+    root: Path,
+    *,
+    stack_name: str = "labeltune-local",
+    region: str = "us-east-1",
+    parameters: dict[str, str] | None = None,
+    local_environment: dict[str, str] | None = None,
+    local_secrets: dict[str, str] | None = None,
+) -> LocalResources:
+    """Create every resource of root/template.yaml in the AWS endpoint `session` talks to (moto)."""
+    raw = load_template(root / "template.yaml")
+    declared = {name: str(spec.get("Default", "")) for name, spec in raw.get("Parameters", {}).items()}
+    unknown = set(parameters or {}) - set(declared)
+    if unknown:
+        raise ValueError(f"not template parameters: {sorted(unknown)}")
+    values = {**declared, **(parameters or {})}
+    cfn = translate_template(raw, values, base_dir=root, region=region)
+    resources = LocalResources(stack_name=stack_name, region=region, parameters=values)
+    resources.routes = http_api_routes(raw)
+    for logical_id, resource in cfn["Resources"].items():
+        resources.physical[logical_id] = _physical_ids(logical_id, resource["Type"], stack_name, region)
+    resolver = Resolver(resources)
+    clients = {name: session.client(name, region_name=region) for name in (
+        "secretsmanager", "dynamodb", "s3", "iam", "logs", "lambda", "stepfunctions")}
+    by_type: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for logical_id, resource in cfn["Resources"].items():
+        by_type.setdefault(resource["Type"], []).append((logical_id, resource.get("Properties", {})))
+
+    for logical_id, props in by_type.pop("AWS::SecretsManager::Secret", []):
+        value = _secret_value(logical_id, props, local_secrets or {})
+        name = f"{stack_name}/{logical_id}"
+        arn = clients["secretsmanager"].create_secret(
+            Name=name, SecretString=value, Description=resolver.resolve(props.get("Description", ""))
+        )["ARN"]
+        resources.physical[logical_id] = {"Ref": arn, "Id": arn}
+        resources.secret_values[logical_id] = value
+
+    for logical_id, props in by_type.pop("AWS::DynamoDB::Table", []):
+        props = resolver.resolve(props)
+        table_name = resources.ref(logical_id)
+        args: dict[str, Any] = {
+            "TableName": table_name,
+            "KeySchema": props["KeySchema"],
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "BillingMode": props.get("BillingMode", "PROVISIONED"),
+        }
+        if props.get("GlobalSecondaryIndexes"):
+            args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        sse = props.get("SSESpecification") or {}
+        if sse.get("SSEEnabled"):  # CloudFormation's SSEEnabled is the API's Enabled
+            args["SSESpecification"] = {"Enabled": True, **({"SSEType": sse["SSEType"]} if "SSEType" in sse else {})}
+        clients["dynamodb"].create_table(**args)
+        if props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"):
+            clients["dynamodb"].update_continuous_backups(
+                TableName=table_name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+            )
+
+    for logical_id, props in by_type.pop("AWS::S3::Bucket", []):
+        props = resolver.resolve(props)
+        bucket = resources.ref(logical_id)
+        clients["s3"].create_bucket(Bucket=bucket)
+        if "VersioningConfiguration" in props:
+            clients["s3"].put_bucket_versioning(Bucket=bucket, VersioningConfiguration=props["VersioningConfiguration"])
+        if "BucketEncryption" in props:
+            clients["s3"].put_bucket_encryption(
+                Bucket=bucket,
+                ServerSideEncryptionConfiguration={
+                    "Rules": [  # CloudFormation's ServerSideEncryptionByDefault is the API's Apply... key
+                        {"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]}
+                        for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+                    ]
+                },
+            )
+        if "PublicAccessBlockConfiguration" in props:
+            clients["s3"].put_public_access_block(
+                Bucket=bucket, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+            )
+
+    for logical_id, _props in by_type.pop("AWS::Logs::LogGroup", []):
+        clients["logs"].create_log_group(logGroupName=resources.ref(logical_id))
+
+    role_documents: dict[str, list[dict[str, Any]]] = {}
+    for logical_id, props in by_type.pop("AWS::IAM::Role", []):
+        props = resolver.resolve(props)
+        role_name = resources.ref(logical_id)
+        clients["iam"].create_role(
+            RoleName=role_name, AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"])
+        )
+        documents = []
+        for policy in props.get("Policies", []):
+            # IAM defaults a missing Version to 2008-10-17; SAM's policy templates omit it and moto wants it.
+            policy["PolicyDocument"].setdefault("Version", "2012-10-17")
+            clients["iam"].put_role_policy(
+                RoleName=role_name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"])
+            )
+            documents.append(policy["PolicyDocument"])
+        role_documents[logical_id] = documents
+
+    environment_keys: set[str] = set()
+    for logical_id, props in by_type.pop("AWS::Lambda::Function", []):
+        props = resolver.resolve(props)
+        name = resources.ref(logical_id)
+        variables = {k: str(v) for k, v in props.get("Environment", {}).get("Variables", {}).items()}
+        variables.update(local_environment or {})
+        environment_keys |= set(variables)
+        clients["lambda"].create_function(
+            FunctionName=name,
+            Runtime=props["Runtime"],
+            Role=props["Role"],
+            Handler=props["Handler"],
+            Code={"ZipFile": _placeholder_zip()},
+            Timeout=int(props.get("Timeout", 3)),
+            MemorySize=int(props.get("MemorySize", 128)),
+            Environment={"Variables": variables},
+            Architectures=props.get("Architectures", ["x86_64"]),
+        )
+        resources.function_names[logical_id] = name
+        resources.function_environment[logical_id] = variables
+        role_logical_id = next(k for k, v in resources.physical.items() if v.get("Arn") == props["Role"])
+        resources.role_policies[name] = role_documents.get(role_logical_id, [])
+
+    for logical_id, props in by_type.pop("AWS::StepFunctions::StateMachine", []):
+        substitutions = {k: str(resolver.resolve(v)) for k, v in props.get("DefinitionSubstitutions", {}).items()}
+        text = resolver.resolve(props["DefinitionString"])
+        missing = set(re.findall(r"\$\{(\w+)\}", text)) - set(substitutions)
+        if missing:
+            raise ValueError(f"state machine placeholders without DefinitionSubstitutions: {sorted(missing)}")
+        for key, value in substitutions.items():
+            text = text.replace("${" + key + "}", value)
+        resources.definition = text
+        clients["stepfunctions"].create_state_machine(
+            name=resources.physical[logical_id]["Name"],
+            definition=text,
+            roleArn=resolver.resolve(props["RoleArn"]),
+            type=props.get("StateMachineType", "STANDARD"),
+        )
+
+    for kind, items in by_type.items():
+        for logical_id, _props in items:
+            resources.not_emulated[logical_id] = f"{kind}: {NOT_EMULATED.get(kind, 'not built locally')}"
+    resources.environment_keys = environment_keys
+    return resources

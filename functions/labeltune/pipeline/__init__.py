@@ -1,0 +1,1 @@
+"""The pipeline's steps: plain functions over the ports, one per state of the state machine."""

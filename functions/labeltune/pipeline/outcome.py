@@ -1,0 +1,33 @@
+"""Record how a run ended. Failures keep the provider's or the step's own message."""
+
+from __future__ import annotations
+
+import json
+
+from labeltune.clock import now_iso
+from labeltune.domain.models import RunStatus
+from labeltune.ports import RunStore
+
+MAX_MESSAGE = 1000
+
+
+def failure_message(cause: str | None) -> str | None:
+    """Step Functions hands a Lambda error's Cause as JSON ({errorMessage, errorType, stackTrace}):
+    keep the message, drop the stack trace."""
+    if not cause:
+        return None
+    try:
+        parsed = json.loads(cause)
+    except (json.JSONDecodeError, TypeError):
+        return cause[:MAX_MESSAGE]
+    if isinstance(parsed, dict) and "errorMessage" in parsed:
+        return str(parsed["errorMessage"])[:MAX_MESSAGE]
+    return cause[:MAX_MESSAGE]
+
+
+def record_outcome(
+    run_id: str, outcome: RunStatus, runs: RunStore, error: str | None = None, cause: str | None = None
+) -> dict[str, str | None]:
+    message = failure_message(cause)
+    runs.update_run(run_id, status=outcome.value, finished_at=now_iso(), error=error, error_message=message)
+    return {"run_id": run_id, "status": outcome.value, "error": error, "error_message": message}

@@ -1,0 +1,77 @@
+"""Builds the real adapters from Settings, once per warm Lambda container (and per local configuration)."""
+
+from __future__ import annotations
+
+from functools import cached_property, lru_cache
+
+from aws_lambda_powertools.utilities import parameters
+from openai import OpenAI
+
+from labeltune.adapters.dynamodb_runs import DynamoRunStore
+from labeltune.adapters.label_sources import LabelboxExportSource, S3ExportSource
+from labeltune.adapters.openai_provider import OpenAIFineTuning
+from labeltune.adapters.s3_store import S3ObjectStore
+from labeltune.adapters.stepfunctions import StepFunctionsStarter
+from labeltune.errors import ConfigurationError
+from labeltune.ports import LabelSource
+from labeltune.settings import Settings
+
+SECRET_MAX_AGE_SECONDS = 300
+
+
+def read_secret(arn: str | None, what: str) -> str:
+    """Secrets come from Secrets Manager (cached by Powertools), never from plain environment variables."""
+    if not arn:
+        raise ConfigurationError(f"no secret configured for the {what}")
+    value = parameters.get_secret(arn, max_age=SECRET_MAX_AGE_SECONDS)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"the {what} secret is empty: put the value into {arn}")
+    return value.strip()
+
+
+class Services:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def runs(self) -> DynamoRunStore:
+        return DynamoRunStore(self.settings.table_name)
+
+    @cached_property
+    def store(self) -> S3ObjectStore:
+        return S3ObjectStore(self.settings.bucket_name)
+
+    @cached_property
+    def label_source(self) -> LabelSource:
+        if self.settings.label_source == "s3":
+            return S3ExportSource(self.store)
+        return LabelboxExportSource(read_secret(self.settings.labelbox_api_key_secret_arn, "Labelbox API key"))
+
+    @cached_property
+    def openai(self) -> OpenAIFineTuning:
+        client = OpenAI(
+            api_key=read_secret(self.settings.openai_api_key_secret_arn, "OpenAI API key"),
+            base_url=self.settings.openai_base_url or None,
+            max_retries=2,
+            timeout=60,
+        )
+        return OpenAIFineTuning(client)
+
+    @cached_property
+    def starter(self) -> StepFunctionsStarter:
+        if not self.settings.state_machine_arn:
+            raise ConfigurationError("STATE_MACHINE_ARN is not set")
+        return StepFunctionsStarter(self.settings.state_machine_arn)
+
+    def webhook_secret(self) -> str:
+        return read_secret(self.settings.webhook_secret_arn, "Labelbox webhook")
+
+
+@lru_cache(maxsize=16)
+def _services(settings: Settings) -> Services:
+    return Services(settings)
+
+
+def services() -> Services:
+    """Settings are re-read per invocation (cheap); adapters are reused while they stay the same."""
+    return _services(Settings.from_env())

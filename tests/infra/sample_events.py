@@ -1,0 +1,224 @@
+"""Build the sample events in ``events/`` (for ``sam local invoke -e``) from one place.
+
+The webhook event carries an HMAC over its exact body string; hand-editing the JSON would silently
+break the signature, so the files are generated here and ``test_events.py`` checks they still match.
+Regenerate with ``python tests/infra/sample_events.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS_DIR = ROOT / "events"
+
+SAMPLE_WEBHOOK_SECRET = "sample-webhook-secret"
+PROJECT_ID = "clx-support-summaries-demo"
+RUN_ID = "run-sample-0001"
+JOB_ID = "ftjob-sample"
+BASE_MODEL = "gpt-4.1-mini-2025-04-14"
+API_ID = "a1b2c3d4e5"
+ACCOUNT_ID = "123456789012"
+
+DATASET: dict[str, Any] = {
+    "run_id": RUN_ID,
+    "train_key": f"runs/{RUN_ID}/train.jsonl",
+    "validation_key": f"runs/{RUN_ID}/validation.jsonl",
+    "eval_key": f"runs/{RUN_ID}/eval.jsonl",
+    "counts": {"rows_read": 80, "train": 60, "validation": 8, "eval": 8, "rejected": 4},
+}
+
+
+def sign(body: str, secret: str, algorithm: str = "sha256") -> str:
+    """Return the ``<algorithm>=<hex>`` value Labelbox sends in ``X-Hub-Signature[-256]``."""
+    digest = hmac.new(secret.encode(), body.encode(), getattr(hashlib, algorithm)).hexdigest()
+    return f"{algorithm}={digest}"
+
+
+def webhook_body() -> str:
+    """The exact body string of a Labelbox v1 ``LABEL_CREATED`` delivery (``label`` is a JSON string)."""
+    label = {
+        "objects": [],
+        "classifications": [
+            {
+                "featureId": "clxfeature0000000000000001",
+                "schemaId": "clxschema00000000000000001",
+                "title": "Summary",
+                "value": "summary",
+                "answer": (
+                    "The customer reported that a delivered blender was missing its lid and asked for a "
+                    "replacement. The agent confirmed the order and arranged for a lid to be shipped "
+                    "within three working days."
+                ),
+            }
+        ],
+        "relationships": [],
+    }
+    payload = {
+        "id": "clxlabel000000000000000001",
+        "label": json.dumps(label, separators=(",", ":")),
+        "dataRow": {"id": "clxdatarow0000000000000001", "globalKey": "chat-0001"},
+        "project": {"id": PROJECT_ID, "name": "Support chat summaries"},
+        "createdAt": "2026-09-14T09:30:12.000Z",
+        "createdBy": {"id": "clxuser000000000000000001", "email": "annotator@example.com"},
+    }
+    return json.dumps(payload, separators=(",", ":"))
+
+
+def _http_api_v1_event(
+    method: str,
+    resource: str,
+    path: str,
+    path_parameters: dict[str, str] | None,
+    headers: dict[str, str],
+    body: str | None,
+    iam_caller: bool,
+) -> dict[str, Any]:
+    """An API Gateway HTTP API event in payload format 1.0 (what the Powertools resolver parses).
+
+    HTTP APIs deliver header names in lower case; an IAM-authorised route fills the caller identity.
+    """
+    identity: dict[str, Any] = {
+        "accessKey": None,
+        "accountId": None,
+        "caller": None,
+        "cognitoAuthenticationProvider": None,
+        "cognitoAuthenticationType": None,
+        "cognitoIdentityId": None,
+        "cognitoIdentityPoolId": None,
+        "principalOrgId": None,
+        "sourceIp": "198.51.100.7",
+        "user": None,
+        "userAgent": headers.get("user-agent", ""),
+        "userArn": None,
+    }
+    if iam_caller:
+        identity.update(
+            accessKey="ASIAEXAMPLEEXAMPLE01",
+            accountId=ACCOUNT_ID,
+            caller="AROAEXAMPLEEXAMPLE01:operator",
+            user="AROAEXAMPLEEXAMPLE01:operator",
+            userArn=f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/LabeltuneOperator/operator",
+        )
+    return {
+        "version": "1.0",
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "requestContext": {
+            "accountId": ACCOUNT_ID,
+            "apiId": API_ID,
+            "authorizer": {"claims": None, "scopes": None},
+            "domainName": f"{API_ID}.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": API_ID,
+            "extendedRequestId": "Zx9YzExampleRq=",
+            "httpMethod": method,
+            "identity": identity,
+            "path": path,
+            "protocol": "HTTP/1.1",
+            "requestId": "Zx9YzExampleRq=",
+            "requestTime": "14/Sep/2026:09:30:13 +0000",
+            "requestTimeEpoch": 1789378213000,
+            "resourceId": f"{method} {resource}",
+            "resourcePath": resource,
+            "stage": "$default",
+        },
+        "pathParameters": path_parameters,
+        "stageVariables": None,
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def build_events() -> dict[str, dict[str, Any]]:
+    """Return every sample event keyed by its file name under ``events/``."""
+    body = webhook_body()
+    host = f"{API_ID}.execute-api.us-east-1.amazonaws.com"
+    webhook_headers = {
+        "content-type": "application/json",
+        "host": host,
+        "user-agent": "Labelbox-Webhooks",
+        "x-labelbox-id": "clxdelivery000000000000001",
+        "x-labelbox-event": "LABEL_CREATED",
+        "x-hub-signature": sign(body, SAMPLE_WEBHOOK_SECRET, "sha1"),
+        "x-hub-signature-256": sign(body, SAMPLE_WEBHOOK_SECRET, "sha256"),
+    }
+    iam_headers = {
+        "content-type": "application/json",
+        "host": host,
+        "user-agent": "labeltune-cli",
+        "x-amz-date": "20260914T093013Z",
+        "x-amz-security-token": "EXAMPLE-SESSION-TOKEN",
+        "authorization": (
+            "AWS4-HMAC-SHA256 Credential=ASIAEXAMPLEEXAMPLE01/20260914/us-east-1/execute-api/aws4_request, "
+            "SignedHeaders=host;x-amz-date;x-amz-security-token, Signature=0000000000000000000000000000000000"
+            "000000000000000000000000000000"
+        ),
+    }
+    job = {
+        "job_id": JOB_ID,
+        "status": "succeeded",
+        "state": "succeeded",
+        "base_model": BASE_MODEL,
+        "fine_tuned_model": f"ft:{BASE_MODEL}:org:labeltune:abc123",
+    }
+    return {
+        "api_webhook_labelbox.json": _http_api_v1_event(
+            "POST", "/webhooks/labelbox", "/webhooks/labelbox", None, webhook_headers, body, iam_caller=False
+        ),
+        "api_start_run.json": _http_api_v1_event(
+            "POST",
+            "/projects/{project_id}/runs",
+            f"/projects/{PROJECT_ID}/runs",
+            {"project_id": PROJECT_ID},
+            iam_headers,
+            "{}",
+            iam_caller=True,
+        ),
+        "api_get_run.json": _http_api_v1_event(
+            "GET",
+            "/runs/{run_id}",
+            f"/runs/{RUN_ID}",
+            {"run_id": RUN_ID},
+            {k: v for k, v in iam_headers.items() if k != "content-type"},
+            None,
+            iam_caller=True,
+        ),
+        "prepare_dataset.json": {"run_id": RUN_ID, "project_id": PROJECT_ID},
+        "start_fine_tune.json": {"run_id": RUN_ID, "dataset": DATASET},
+        "check_fine_tune.json": {"run_id": RUN_ID, "job_id": JOB_ID},
+        "evaluate.json": {"run_id": RUN_ID, "dataset": DATASET, "job": job},
+        "record_outcome.json": {
+            "run_id": RUN_ID,
+            "outcome": "FAILED",
+            "error": "FineTuneFailed",
+            "cause": "The fine-tuning job failed: the training file has fewer than 10 valid examples.",
+        },
+    }
+
+
+def render(event: dict[str, Any]) -> str:
+    """Serialise an event the way the files are stored (stable, diff-friendly)."""
+    return json.dumps(event, indent=2, ensure_ascii=False) + "\n"
+
+
+def main() -> int:
+    """Write every sample event into ``events/``."""
+    EVENTS_DIR.mkdir(exist_ok=True)
+    for name, event in build_events().items():
+        (EVENTS_DIR / name).write_text(render(event), encoding="utf-8")
+        print(f"wrote events/{name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

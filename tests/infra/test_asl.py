@@ -1,0 +1,143 @@
+"""The state machine definition is valid ASL and agrees with the template that deploys it."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from typing import Any
+
+from .conftest import ASL_PATH, ROOT
+
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+
+
+def _states(asl: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """All states, including those nested in Parallel branches and Map iterators."""
+    found: dict[str, dict[str, Any]] = {}
+
+    def walk(machine: dict[str, Any]) -> None:
+        for name, state in machine["States"].items():
+            found[name] = state
+            for branch in state.get("Branches", []):
+                walk(branch)
+            for key in ("Iterator", "ItemProcessor"):
+                if key in state:
+                    walk(state[key])
+
+    walk(asl)
+    return found
+
+
+def _machine(template: dict[str, Any]) -> dict[str, Any]:
+    return template["Resources"]["PipelineStateMachine"]["Properties"]
+
+
+def _invoked_functions(template: dict[str, Any], asl: dict[str, Any]) -> dict[str, str]:
+    """Task state -> logical id of the Lambda function it calls (plain ARN or lambda:invoke)."""
+    substitutions = _machine(template)["DefinitionSubstitutions"]
+    invoked: dict[str, str] = {}
+    for name, state in _states(asl).items():
+        if state["Type"] != "Task":
+            continue
+        resource = state["Resource"]
+        if resource.startswith("arn:aws:states:::lambda:invoke"):
+            resource = state["Parameters"]["FunctionName"]
+        match = PLACEHOLDER.fullmatch(resource)
+        assert match, f"{name}: Resource {resource!r} is not a ${{...}} substitution"
+        value = substitutions[match.group(1)]
+        assert "Fn::GetAtt" in value, f"{name}: substitution must be !GetAtt <Function>.Arn"
+        logical_id, attribute = value["Fn::GetAtt"]
+        assert attribute == "Arn", name
+        invoked[name] = logical_id
+    return invoked
+
+
+def test_asl_validator_accepts_the_definition() -> None:
+    npx = shutil.which("npx")
+    assert npx, "node/npx is required: `make test` installs node_modules (npm install)"
+    assert (ROOT / "node_modules" / ".bin" / "asl-validator").exists(), (
+        "node_modules is missing asl-validator: run `make node` (npm install)"
+    )
+    result = subprocess.run(
+        [npx, "--no-install", "asl-validator", "--json-path", str(ASL_PATH.relative_to(ROOT))],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_placeholders_match_definition_substitutions(template: dict[str, Any]) -> None:
+    placeholders = set(PLACEHOLDER.findall(ASL_PATH.read_text(encoding="utf-8")))
+    assert placeholders == set(_machine(template)["DefinitionSubstitutions"])
+
+
+def test_template_deploys_this_definition(template: dict[str, Any]) -> None:
+    assert _machine(template)["DefinitionUri"] == "infra/statemachine/pipeline.asl.json"
+
+
+def test_every_state_is_reachable_and_every_target_exists(asl: dict[str, Any]) -> None:
+    states = asl["States"]
+    seen: set[str] = set()
+    pending = [asl["StartAt"]]
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        assert name in states, f"transition to unknown state {name!r}"
+        seen.add(name)
+        state = states[name]
+        targets = [state.get("Next"), state.get("Default")]
+        targets += [choice["Next"] for choice in state.get("Choices", [])]
+        targets += [catcher["Next"] for catcher in state.get("Catch", [])]
+        pending.extend(t for t in targets if t)
+    assert seen == set(states)
+
+
+def test_tasks_retry_and_catch_except_the_failure_recorder(asl: dict[str, Any]) -> None:
+    states = _states(asl)
+    tasks = {name: state for name, state in states.items() if state["Type"] == "Task"}
+    assert tasks
+    catch_targets = {c["Next"] for state in tasks.values() for c in state.get("Catch", [])}
+    for name, state in tasks.items():
+        assert state.get("Retry"), f"{name} has no Retry"
+        if "Catch" not in state:
+            # Only the state every Catch leads to may skip its own Catch: it records the failure.
+            assert name in catch_targets, f"{name} has no Catch"
+        else:
+            assert any("States.ALL" in c["ErrorEquals"] for c in state["Catch"]), name
+    uncaught = [name for name, state in tasks.items() if "Catch" not in state]
+    assert uncaught == ["RecordRunFailure"]
+
+
+def test_every_invoked_lambda_has_an_invoke_policy(template: dict[str, Any], asl: dict[str, Any]) -> None:
+    invoked = set(_invoked_functions(template, asl).values())
+    granted = {
+        policy["LambdaInvokePolicy"]["FunctionName"]["Ref"]
+        for policy in _machine(template)["Policies"]
+        if isinstance(policy, dict) and "LambdaInvokePolicy" in policy
+    }
+    assert invoked == granted
+    assert invoked == {
+        "PrepareDatasetFunction",
+        "StartFineTuneFunction",
+        "CheckFineTuneFunction",
+        "EvaluateFunction",
+        "RecordOutcomeFunction",
+    }
+    for logical_id in invoked:
+        assert template["Resources"][logical_id]["Type"] == "AWS::Serverless::Function"
+
+
+def test_translated_definition_keeps_substitutions(translated: dict[str, Any]) -> None:
+    machine = translated["Resources"]["PipelineStateMachine"]["Properties"]
+    assert set(machine["DefinitionSubstitutions"]) == {
+        "PrepareDatasetFunctionArn",
+        "StartFineTuneFunctionArn",
+        "CheckFineTuneFunctionArn",
+        "EvaluateFunctionArn",
+        "RecordOutcomeFunctionArn",
+    }

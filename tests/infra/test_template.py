@@ -1,0 +1,308 @@
+"""The SAM template translates offline and wires what the handlers and the pipeline rely on."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from typing import Any
+
+from .conftest import EXPECTED_HANDLERS, ROOT
+
+GLOBAL_ENV = {
+    "TABLE_NAME",
+    "BUCKET_NAME",
+    "BASE_MODEL",
+    "SYSTEM_PROMPT",
+    "MIN_EXAMPLES",
+    "OPENAI_BASE_URL",
+    "LABEL_SOURCE",
+    "LABELBOX_API_KEY_SECRET_ARN",
+    "OPENAI_API_KEY_SECRET_ARN",
+    "WEBHOOK_SECRET_ARN",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_LOG_LEVEL",
+}
+FUNCTION_ENV = {"ApiFunction": {"STATE_MACHINE_ARN", "POLL_INTERVAL_SECONDS"}}
+
+# Which secret each function may read (least privilege).
+SECRET_ACCESS = {
+    "ApiFunction": {"LabelboxWebhookSecret"},
+    "PrepareDatasetFunction": {"LabelboxApiKeySecret"},
+    "StartFineTuneFunction": {"OpenAIApiKeySecret"},
+    "CheckFineTuneFunction": {"OpenAIApiKeySecret"},
+    "EvaluateFunction": {"OpenAIApiKeySecret"},
+    "RecordOutcomeFunction": set(),
+}
+
+ROUTES = {
+    ("/webhooks/labelbox", "post"): "NONE",
+    ("/projects/{project_id}/runs", "post"): "AWS_IAM",
+    ("/projects/{project_id}/runs", "get"): "AWS_IAM",
+    ("/runs/{run_id}", "get"): "AWS_IAM",
+}
+
+
+def _of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
+
+
+def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in role["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
+
+
+def _refs(value: Any) -> set[str]:
+    """Every logical id a value points at through Ref / GetAtt / ${X} in Sub."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Ref" and isinstance(inner, str):
+                found.add(inner)
+            elif key == "Fn::GetAtt":
+                found.add(inner[0] if isinstance(inner, list) else inner.split(".")[0])
+            elif key == "Fn::Sub":
+                text, local = (inner, {}) if isinstance(inner, str) else (inner[0], inner[1])
+                names = {name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text)}
+                found.update(names - set(local) - {n for n in names if n.startswith("AWS::")})
+                found.update(_refs(local))
+            else:
+                found.update(_refs(inner))
+    elif isinstance(value, list):
+        for inner in value:
+            found.update(_refs(inner))
+    return found
+
+
+def test_translates_to_plain_cloudformation(translated: dict[str, Any]) -> None:
+    leftovers = [k for k, v in translated["Resources"].items() if v["Type"].startswith("AWS::Serverless::")]
+    assert leftovers == []
+    assert "Transform" not in translated
+
+
+def test_functions_and_handlers(translated: dict[str, Any]) -> None:
+    functions = _of_type(translated, "AWS::Lambda::Function")
+    assert {k: v["Properties"]["Handler"] for k, v in functions.items()} == EXPECTED_HANDLERS
+    for name, function in functions.items():
+        props = function["Properties"]
+        assert props["Runtime"] == "python3.13", name
+        assert props["Architectures"] == ["arm64"], name
+        assert props["TracingConfig"] == {"Mode": "Active"}, name
+
+
+def test_handler_strings_name_modules_in_the_code_uri(template: dict[str, Any]) -> None:
+    # CodeUri functions/ puts the labeltune package at the zip root, so "a.b.c.handler" is a.b.c.py there.
+    assert template["Globals"]["Function"]["CodeUri"] == "functions/"
+    for handler in EXPECTED_HANDLERS.values():
+        module, _, attribute = handler.rpartition(".")
+        assert attribute == "handler"
+        assert re.fullmatch(r"labeltune\.handlers\.[a-z_]+", module), handler
+
+
+def test_sizes_and_timeouts(translated: dict[str, Any]) -> None:
+    expected = {
+        "ApiFunction": (60, 512),
+        "PrepareDatasetFunction": (900, 1024),
+        "StartFineTuneFunction": (300, 512),
+        "CheckFineTuneFunction": (60, 512),
+        "EvaluateFunction": (900, 1024),
+        "RecordOutcomeFunction": (60, 512),
+    }
+    functions = _of_type(translated, "AWS::Lambda::Function")
+    actual = {k: (v["Properties"]["Timeout"], v["Properties"]["MemorySize"]) for k, v in functions.items()}
+    assert actual == expected
+
+
+def test_environment_is_global_plus_minimal_extras(translated: dict[str, Any]) -> None:
+    for name, function in _of_type(translated, "AWS::Lambda::Function").items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert set(variables) == GLOBAL_ENV | FUNCTION_ENV.get(name, set()), name
+        assert variables["TABLE_NAME"] == {"Ref": "RunsTable"}
+        assert variables["BUCKET_NAME"] == {"Ref": "ArtifactsBucket"}
+        assert variables["WEBHOOK_SECRET_ARN"] == {"Ref": "LabelboxWebhookSecret"}
+        assert variables["LABELBOX_API_KEY_SECRET_ARN"] == {"Ref": "LabelboxApiKeySecret"}
+        assert variables["OPENAI_API_KEY_SECRET_ARN"] == {"Ref": "OpenAIApiKeySecret"}
+    api_env = translated["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    assert api_env["STATE_MACHINE_ARN"] == {"Ref": "PipelineStateMachine"}
+    assert api_env["POLL_INTERVAL_SECONDS"] == {"Ref": "PollIntervalSeconds"}
+
+
+def test_function_roles_are_least_privilege(translated: dict[str, Any]) -> None:
+    resources = translated["Resources"]
+    for name, allowed_secrets in SECRET_ACCESS.items():
+        role = resources[f"{name}Role"]
+        statements = _statements(role)
+        for statement in statements:
+            assert statement["Effect"] == "Allow"
+            assert not any(a == "*" or a.endswith(":*") for a in _actions(statement)), (name, statement)
+        secret_statements = [
+            s for s in statements if any(a.startswith("secretsmanager:") for a in _actions(s))
+        ]
+        read = set().union(*(_refs(s["Resource"]) for s in secret_statements))
+        assert read == allowed_secrets, name
+        assert all(_actions(s) == ["secretsmanager:GetSecretValue"] for s in secret_statements), name
+    api_actions = {a for s in _statements(resources["ApiFunctionRole"]) for a in _actions(s)}
+    assert "states:StartExecution" in api_actions
+    record_actions = {a for s in _statements(resources["RecordOutcomeFunctionRole"]) for a in _actions(s)}
+    assert all(a.startswith("dynamodb:") for a in record_actions)
+    check_actions = {a for s in _statements(resources["CheckFineTuneFunctionRole"]) for a in _actions(s)}
+    assert not any(a.startswith("s3:") for a in check_actions)
+    start_actions = {a for s in _statements(resources["StartFineTuneFunctionRole"]) for a in _actions(s)}
+    assert not {"s3:PutObject", "s3:DeleteObject"} & start_actions
+
+
+def test_every_function_has_a_log_group_with_retention(template: dict[str, Any]) -> None:
+    groups = _of_type(template, "AWS::Logs::LogGroup")
+    named = {
+        v["Properties"]["LogGroupName"]["Fn::Sub"]
+        for v in groups.values()
+        if isinstance(v["Properties"].get("LogGroupName"), dict)
+    }
+    for name in EXPECTED_HANDLERS:
+        assert f"/aws/lambda/${{{name}}}" in named, name
+    for name, group in groups.items():
+        assert group["Properties"]["RetentionInDays"] > 0, name
+
+
+def test_http_api_routes_auth_and_logging(translated: dict[str, Any]) -> None:
+    api = translated["Resources"]["HttpApi"]
+    assert api["Type"] == "AWS::ApiGatewayV2::Api"
+    paths = api["Properties"]["Body"]["paths"]
+    routes = {(path, method): spec for path, methods in paths.items() for method, spec in methods.items()}
+    assert set(routes) == set(ROUTES)
+    for key, authorizer in ROUTES.items():
+        spec = routes[key]
+        assert spec["security"] == [{authorizer: []}], key
+        integration = spec["x-amazon-apigateway-integration"]
+        assert integration["payloadFormatVersion"] == "1.0", key
+        assert "ApiFunction.Arn" in integration["uri"]["Fn::Sub"], key
+
+    stage = translated["Resources"]["HttpApiApiGatewayDefaultStage"]["Properties"]
+    throttling = stage["DefaultRouteSettings"]
+    assert throttling["ThrottlingBurstLimit"] > 0
+    assert throttling["ThrottlingRateLimit"] > 0
+    access_log = stage["AccessLogSettings"]
+    assert _refs(access_log["DestinationArn"]) == {"HttpApiAccessLogGroup"}
+    fields = set(re.findall(r"\$context\.([a-zA-Z.]+)", access_log["Format"]))
+    assert {"requestId", "routeKey", "status"} <= fields
+    # No personal data in access logs: caller address, agent or identity.
+    assert not {f for f in fields if f.startswith(("identity.", "authorizer."))}
+
+
+def test_state_machine_logging_and_tracing(translated: dict[str, Any]) -> None:
+    machine = translated["Resources"]["PipelineStateMachine"]["Properties"]
+    logging = machine["LoggingConfiguration"]
+    assert logging["Level"] == "ERROR"
+    assert logging["IncludeExecutionData"] is False
+    [destination] = logging["Destinations"]
+    assert _refs(destination) == {"PipelineStateMachineLogGroup"}
+    assert machine["TracingConfiguration"] == {"Enabled": True}
+    role = translated["Resources"]["PipelineStateMachineRole"]
+    actions = {a for s in _statements(role) for a in _actions(s)}
+    assert {"logs:CreateLogDelivery", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies"} <= actions
+
+
+def test_runs_table(template: dict[str, Any]) -> None:
+    table = template["Resources"]["RunsTable"]
+    assert table["DeletionPolicy"] == "Retain"
+    assert table["UpdateReplacePolicy"] == "Retain"
+    props = table["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["KeySchema"] == [{"AttributeName": "run_id", "KeyType": "HASH"}]
+    [index] = props["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "by_project"
+    assert index["KeySchema"] == [
+        {"AttributeName": "project_id", "KeyType": "HASH"},
+        {"AttributeName": "created_at", "KeyType": "RANGE"},
+    ]
+    assert index["Projection"] == {"ProjectionType": "ALL"}
+    types = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
+    assert types == {"run_id": "S", "project_id": "S", "created_at": "S"}
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["SSESpecification"]["SSEEnabled"] is True
+
+
+def test_artifacts_bucket(template: dict[str, Any]) -> None:
+    bucket = template["Resources"]["ArtifactsBucket"]
+    assert bucket["DeletionPolicy"] == "Retain"
+    props = bucket["Properties"]
+    assert all(props["PublicAccessBlockConfiguration"].values())
+    assert len(props["PublicAccessBlockConfiguration"]) == 4
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    [statement] = template["Resources"]["ArtifactsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_secrets_are_generated_never_literal(template: dict[str, Any]) -> None:
+    secrets = _of_type(template, "AWS::SecretsManager::Secret")
+    assert set(secrets) == {"LabelboxApiKeySecret", "OpenAIApiKeySecret", "LabelboxWebhookSecret"}
+    for name, secret in secrets.items():
+        props = secret["Properties"]
+        assert "SecretString" not in props, name
+        assert "GenerateSecretString" in props, name
+    for name in ("LabelboxApiKeySecret", "OpenAIApiKeySecret"):
+        assert "put-secret-value" in secrets[name]["Properties"]["Description"], name
+    webhook = secrets["LabelboxWebhookSecret"]["Properties"]["GenerateSecretString"]
+    # The Labelbox SDK interpolates the secret into GraphQL text: no quotes or backslashes.
+    assert webhook == {"PasswordLength": 40, "ExcludePunctuation": True}
+
+
+def test_parameters(template: dict[str, Any]) -> None:
+    params = template["Parameters"]
+    assert params["BaseModel"]["Default"] == "gpt-4.1-mini-2025-04-14"
+    prompt = params["SystemPrompt"]["Default"]
+    assert "2-3 sentences" in prompt
+    assert all(word in prompt for word in ("names", "emails", "phone numbers", "order", "account"))
+    poll = params["PollIntervalSeconds"]
+    assert (poll["Type"], poll["Default"], poll["MinValue"]) == ("Number", 300, 1)
+    assert params["MinExamples"]["Default"] == 10
+    assert params["MinExamples"]["MinValue"] == 10
+    assert params["OpenAIBaseUrl"]["Default"] == ""
+    assert params["LabelSource"]["AllowedValues"] == ["labelbox", "s3"]
+    assert params["LabelSource"]["Default"] == "labelbox"
+    assert params["LogLevel"]["Default"] == "INFO"
+
+
+def test_outputs(template: dict[str, Any]) -> None:
+    outputs = template["Outputs"]
+    assert set(outputs) == {
+        "ApiUrl",
+        "WebhookUrl",
+        "PipelineStateMachineArn",
+        "RunsTableName",
+        "ArtifactsBucketName",
+        "LabelboxApiKeySecretArn",
+        "OpenAIApiKeySecretArn",
+        "LabelboxWebhookSecretArn",
+    }
+    api_url = "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"
+    assert outputs["ApiUrl"]["Value"] == {"Fn::Sub": api_url}
+    assert outputs["WebhookUrl"]["Value"]["Fn::Sub"].endswith("/webhooks/labelbox")
+
+
+def test_requirements_mirror_pyproject_runtime_dependencies() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    runtime = {d for d in pyproject["project"]["dependencies"] if not d.startswith("boto3")}
+    lines = (ROOT / "functions" / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    requirements = {line.strip() for line in lines if line.strip() and not line.startswith("#")}
+    assert requirements == runtime
+
+
+def test_samconfig_deploy_defaults() -> None:
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    deploy = config["default"]["deploy"]["parameters"]
+    assert config["default"]["global"]["parameters"]["stack_name"] == "labeltune"
+    assert deploy["capabilities"] == "CAPABILITY_IAM"
+    assert deploy["resolve_s3"] is True
+    assert deploy["region"] == "us-east-1"
