@@ -24,6 +24,8 @@ from typing import Any
 
 import boto3
 
+ENGINE_ACCESS_KEY = "ak"  # moto.stepfunctions.parser.asl.utils.boto_client.boto_client_for
+
 
 @dataclass
 class LambdaContext:
@@ -87,10 +89,19 @@ class InProcessLambdaRuntime:
                 self.exit_function(saved)
 
     # -- AWS call recording ------------------------------------------------------------------------------
-    def _record(self, model: Any, params: Mapping[str, Any], **_: Any) -> None:
+    def _capture(self, model: Any, params: Mapping[str, Any], context: dict[str, Any], **_: Any) -> None:
+        """Remember the API parameters of a call made while a function runs (the request is signed later)."""
         if self._current is not None:
             service = model.service_model.service_name
-            self.calls.append(AwsCall(self._current, service, model.name, dict(params)))
+            context["labeltune_call"] = AwsCall(self._current, service, model.name, dict(params))
+
+    def _record(self, request: Any, request_signer: Any, **_: Any) -> None:
+        """Keep the call unless moto's Step Functions engine made it: that engine shares the default boto3
+        session and runs on its own threads, but always signs with the access key "ak"."""
+        call = request.context.get("labeltune_call")
+        credentials = request_signer._credentials
+        if call is not None and (credentials is None or credentials.access_key != ENGINE_ACCESS_KEY):
+            self.calls.append(call)
 
     def hook_boto3(self) -> None:
         """Record calls made through the default boto3 session (the one the adapters use)."""
@@ -98,7 +109,8 @@ class InProcessLambdaRuntime:
             return
         if boto3.DEFAULT_SESSION is None:
             boto3.setup_default_session()
-        boto3.DEFAULT_SESSION.events.register("before-call.*.*", self._record)
+        boto3.DEFAULT_SESSION.events.register("before-parameter-build.*.*", self._capture)
+        boto3.DEFAULT_SESSION.events.register("before-sign.*.*", self._record)
         self._hooked = True
 
     # -- the moto patch -------------------------------------------------------------------------------

@@ -1,0 +1,103 @@
+"""Scoring a model's summaries: closeness to the human summary (ROUGE-L) and PII leaks.
+
+Hosted OpenAI Evals are gone, so evaluation runs in our own code; both measures work offline and inside
+a Lambda. Pure: no AWS, no network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from functools import cache
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, Field
+
+from labeltune.domain.models import ModelMetrics
+from labeltune.domain.pii import find_leaks
+
+if TYPE_CHECKING:
+    from rouge_score.rouge_scorer import RougeScorer
+
+_DECIMALS = 4
+
+
+@cache
+def _scorer() -> RougeScorer:
+    # Built once per process, on first use: importing rouge_score pulls in nltk, which cold starts
+    # that never score (most of the pipeline's Lambdas) should not pay for.
+    from rouge_score.rouge_scorer import RougeScorer
+
+    return RougeScorer(["rougeL"], use_stemmer=True)
+
+
+def rouge_l(prediction: str, reference: str) -> float:
+    """ROUGE-L F-measure (longest common subsequence, Porter-stemmed): 1.0 identical, 0.0 disjoint."""
+    return float(_scorer().score(reference, prediction)["rougeL"].fmeasure)
+
+
+class ExampleScore(BaseModel):
+    """One model's answer to one held-out example, scored. Holds numbers, never the text itself."""
+
+    data_row_id: str
+    model: str
+    rouge_l: float
+    leaks: dict[str, int] = Field(default_factory=dict, description="Distinct PII values repeated, by type")
+    error: str | None = Field(None, description="Why the model gave no answer; the example still counts")
+
+    @property
+    def leaked(self) -> bool:
+        """True when the output repeats at least one PII value of its source."""
+        return self.error is None and any(count > 0 for count in self.leaks.values())
+
+
+def score_example(
+    data_row_id: str,
+    model: str,
+    output: str | None,
+    reference: str,
+    pii: Mapping[str, Iterable[str]],
+    error: str | None = None,
+) -> ExampleScore:
+    """Score one output against the human reference and the PII of its source.
+
+    A failed call (error given, or no output) is scored rouge 0 with no leaks, so a model cannot
+    improve its leak rate by failing: the failure shows in the error count instead.
+    """
+    if error is not None or output is None:
+        return ExampleScore(data_row_id=data_row_id, model=model, rouge_l=0.0, leaks={}, error=error or "no output")
+    return ExampleScore(
+        data_row_id=data_row_id,
+        model=model,
+        rouge_l=round(rouge_l(output, reference), _DECIMALS),
+        leaks=find_leaks(output, pii),
+    )
+
+
+def aggregate(model: str, scores: Iterable[ExampleScore]) -> ModelMetrics:
+    """Summarise one model's scores in a single pass (scores may be a stream of any length).
+
+    Every example counts in the denominators, errored ones included: they add rouge 0 and no leak
+    (and one to `errors`), so `rouge_l` is the mean over all examples and `leak_rate` the share of
+    all examples whose output leaked. `leaks_by_type` sums the per-example counts. Floats are rounded
+    to 4 decimals; no examples gives zeros.
+    """
+    examples = errors = leaked = 0
+    rouge_total = 0.0
+    leaks_by_type: dict[str, int] = {}
+    for score in scores:
+        examples += 1
+        if score.error is not None:
+            errors += 1
+            continue
+        rouge_total += score.rouge_l
+        leaked += score.leaked
+        for kind, count in score.leaks.items():
+            leaks_by_type[kind] = leaks_by_type.get(kind, 0) + count
+    return ModelMetrics(
+        model=model,
+        examples=examples,
+        rouge_l=round(rouge_total / examples, _DECIMALS) if examples else 0.0,
+        leak_rate=round(leaked / examples, _DECIMALS) if examples else 0.0,
+        leaks_by_type=dict(sorted(leaks_by_type.items())),
+        errors=errors,
+    )

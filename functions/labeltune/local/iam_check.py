@@ -1,0 +1,79 @@
+"""Check the AWS calls each function made against the IAM policies the template gives it.
+
+moto does not enforce IAM for in-process handlers, so a missing permission would only show up after
+a deployment. Instead, every call a handler makes is recorded (see lambda_runtime) and evaluated here
+with moto's own IAM policy engine against the function role's statements, resolved from the template.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from labeltune.local.lambda_runtime import AwsCall
+
+ACCOUNT_ID = "123456789012"
+SERVICE_PREFIX = {"stepfunctions": "states"}
+# Operations whose IAM action is not "<prefix>:<OperationName>".
+ACTION_OVERRIDES = {
+    ("s3", "CreateMultipartUpload"): "s3:PutObject",
+    ("s3", "UploadPart"): "s3:PutObject",
+    ("s3", "CompleteMultipartUpload"): "s3:PutObject",
+    ("s3", "AbortMultipartUpload"): "s3:AbortMultipartUpload",
+    ("s3", "HeadObject"): "s3:GetObject",
+    ("s3", "ListObjectsV2"): "s3:ListBucket",
+    ("s3", "HeadBucket"): "s3:ListBucket",
+}
+
+
+@dataclass(frozen=True)
+class Denied:
+    function: str
+    action: str
+    resource: str
+
+
+def iam_action(call: AwsCall) -> str:
+    override = ACTION_OVERRIDES.get((call.service, call.operation))
+    if override:
+        return override
+    return f"{SERVICE_PREFIX.get(call.service, call.service)}:{call.operation}"
+
+
+def iam_resource(call: AwsCall, region: str) -> str:
+    """The ARN IAM evaluates for this call (the subset of services labeltune uses)."""
+    params = call.params
+    if call.service == "dynamodb":
+        arn = f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{params['TableName']}"
+        return f"{arn}/index/{params['IndexName']}" if params.get("IndexName") else arn
+    if call.service == "s3":
+        bucket = f"arn:aws:s3:::{params['Bucket']}"
+        return f"{bucket}/{params['Key']}" if "Key" in params else bucket
+    if call.service == "secretsmanager":
+        return str(params["SecretId"])
+    if call.service == "stepfunctions":
+        return str(params.get("stateMachineArn") or params.get("executionArn") or "*")
+    if call.service == "lambda":
+        return f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{params['FunctionName']}"
+    return "*"
+
+
+def is_allowed(documents: Iterable[Mapping[str, Any]], action: str, resource: str) -> bool:
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    results = [IAMPolicy(json.dumps(dict(document))).is_action_permitted(action, resource) for document in documents]
+    return PermissionResult.PERMITTED in results and PermissionResult.DENIED not in results
+
+
+def denied_calls(
+    calls: Iterable[AwsCall], role_policies: Mapping[str, list[dict[str, Any]]], region: str
+) -> list[Denied]:
+    """Every recorded call the function's role would not allow (empty when the template is right)."""
+    denied = []
+    for call in calls:
+        action, resource = iam_action(call), iam_resource(call, region)
+        if not is_allowed(role_policies.get(call.function, []), action, resource):
+            denied.append(Denied(call.function, action, resource))
+    return sorted(set(denied), key=lambda d: (d.function, d.action, d.resource))

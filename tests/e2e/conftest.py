@@ -1,0 +1,45 @@
+"""One local stack for the end-to-end tests: moto running the real ASL, real handlers, the emulator."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from labeltune.local.stack import LocalStack, StackOptions
+
+ROOT = Path(__file__).resolve().parents[2]
+EXPORT = ROOT / "examples" / "labelbox_export.ndjson"
+PROJECT = "clx-support-summaries-demo"
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[LocalStack]:
+    with LocalStack(options=StackOptions(poll_interval_seconds=1, job_duration_seconds=2.0)) as local:
+        local.upload_export(PROJECT, EXPORT)
+        yield local
+
+
+def http(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def wait_for(predicate: Any, timeout: float = 30, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError("condition not met in time")

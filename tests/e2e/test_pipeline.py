@@ -1,0 +1,195 @@
+"""The real state machine definition, executed by moto, against the real handlers in process."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from labeltune.domain.signature import sign
+from labeltune.local.iam_check import denied_calls
+from labeltune.local.lambda_runtime import RUNTIME
+from labeltune.local.stack import LocalStack
+
+from .conftest import PROJECT, http, wait_for
+
+
+def deliver(stack: LocalStack, project_id: str = PROJECT, delivery_id: str | None = None) -> tuple[int, dict]:
+    body = json.dumps({"id": "label-1", "label": "{}", "project": {"id": project_id}}).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Hub-Signature-256": sign(stack.webhook_secret, body),
+        "X-Labelbox-Id": delivery_id or uuid.uuid4().hex,
+        "X-Labelbox-Event": "WORKFLOW_ACTION",
+    }
+    return http("POST", f"{stack.api_url}/webhooks/labelbox", body, headers)
+
+
+def history(stack: LocalStack, execution_arn: str) -> list[dict]:
+    sfn = stack.client("stepfunctions")
+    return sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+
+
+def test_webhook_to_evaluated_run(stack: LocalStack) -> None:
+    status, body = deliver(stack)
+    assert status == 202 and body["duplicate"] is False
+    execution = stack.wait_for_execution(body["run_id"])
+    assert execution["status"] == "SUCCEEDED"
+    states = stack.states_visited(execution["executionArn"])
+    assert states[:3] == ["PrepareDataset", "StartFineTune", "WaitForFineTune"]
+    assert states[-3:] == ["EvaluateModels", "RecordRunSuccess", "RunSucceeded"]
+    assert "CheckFineTune" in states
+
+    run = stack.get_run(body["run_id"])
+    assert run is not None and run["status"] == "SUCCEEDED"
+    assert run["rows_read"] == run["train_examples"] + run["validation_examples"] + run["eval_examples"] + run[
+        "rejected_rows"
+    ]
+    assert run["train_examples"] >= 10 and run["eval_examples"] >= 1
+    assert run["fine_tuned_model"].startswith("ft:")
+    assert run["job_status"] == "succeeded"
+    for role in ("base", "tuned"):
+        assert run[f"{role}_metrics"]["examples"] == run["eval_examples"]
+    # The emulated base model repeats contact details; the emulated tuned model answers like its training data.
+    assert run["base_leak_rate"] > run["tuned_leak_rate"]
+    assert run["tuned_rouge_l"] > run["base_rouge_l"]
+
+    s3 = stack.client("s3")
+    assert stack.resources is not None
+    bucket = stack.resources.bucket_name
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"runs/{body['run_id']}/")["Contents"]}
+    prefix = f"runs/{body['run_id']}"
+    assert {
+        f"{prefix}/dataset/train.jsonl",
+        f"{prefix}/dataset/validation.jsonl",
+        f"{prefix}/dataset/eval.jsonl",
+        f"{prefix}/dataset/rejected.jsonl",
+        f"{prefix}/evaluation/examples.jsonl",
+        f"{prefix}/evaluation/summary.json",
+    } <= keys
+    results = s3.get_object(Bucket=bucket, Key=f"{prefix}/evaluation/examples.jsonl")["Body"].read().splitlines()
+    assert len(results) == 2 * run["eval_examples"]
+
+
+def test_repeated_delivery_starts_no_second_run(stack: LocalStack) -> None:
+    delivery = f"delivery-{uuid.uuid4().hex}"
+    first_status, first = deliver(stack, delivery_id=delivery)
+    second_status, second = deliver(stack, delivery_id=delivery)
+    assert (first_status, second_status) == (202, 202)
+    assert first["run_id"] == second["run_id"]
+    assert (first["duplicate"], second["duplicate"]) == (False, True)
+    named = [e for e in stack.executions() if e["name"] == first["run_id"]]
+    assert len(named) == 1
+    assert stack.wait_for_execution(first["run_id"])["status"] == "SUCCEEDED"
+
+
+def test_failed_fine_tune_is_recorded_with_the_providers_message(stack: LocalStack) -> None:
+    _, body = deliver(stack)
+    run_id = body["run_id"]
+    job_id = wait_for(lambda: (stack.get_run(run_id) or {}).get("job_id"))
+    assert stack.emulator is not None
+    stack.emulator.force_job_failure(job_id, "invalid_training_file", "Training file line 3 has no assistant message")
+    execution = stack.wait_for_execution(run_id)
+    assert execution["status"] == "FAILED"
+    assert stack.states_visited(execution["executionArn"])[-2:] == ["RecordFineTuneFailure", "FineTuneFailed"]
+    run = stack.get_run(run_id)
+    assert run is not None
+    assert run["status"] == "FAILED"
+    assert run["error"] == "FineTuneFailed"
+    assert run["job_error_code"] == "invalid_training_file"
+    assert run["error_message"] == "Training file line 3 has no assistant message"
+    assert "base_metrics" not in run
+
+
+def test_transient_provider_errors_are_retried_by_the_state_machine(stack: LocalStack) -> None:
+    assert stack.emulator is not None
+    # The SDK makes 3 attempts; 3 failures exhaust them, so the Lambda fails with TransientError once
+    # and the state machine's Retry (with backoff) must carry the run through.
+    stack.emulator.faults.fail_next(3, status=500, path_prefix="/v1/fine_tuning/jobs")
+    _, body = deliver(stack)
+    execution = stack.wait_for_execution(body["run_id"])
+    assert execution["status"] == "SUCCEEDED"
+    events = history(stack, execution["executionArn"])
+    failures = [e for e in events if e["type"] == "LambdaFunctionFailed"]
+    assert failures, "the injected 500s should have failed one StartFineTune attempt"
+    assert all(e["lambdaFunctionFailedEventDetails"]["error"] == "TransientError" for e in failures)
+    assert stack.emulator.faults.pending() == 0
+
+
+def test_too_few_examples_fails_the_run_with_a_clear_reason(stack: LocalStack) -> None:
+    project = f"empty-project-{uuid.uuid4().hex[:8]}"
+    export = stack.root / "examples" / "labelbox_export.ndjson"
+    rows = [json.loads(line) for line in export.read_text().splitlines()[:5]]
+    for row in rows:  # the same rows, but filed under another project with only 5 rows
+        row["projects"] = {project: next(iter(row["projects"].values()))}
+    assert stack.resources is not None
+    stack.client("s3").put_object(
+        Bucket=stack.resources.bucket_name,
+        Key=f"exports/{project}.ndjson",
+        Body="\n".join(json.dumps(r) for r in rows).encode(),
+    )
+    _, body = deliver(stack, project_id=project)
+    execution = stack.wait_for_execution(body["run_id"])
+    assert execution["status"] == "FAILED"
+    assert stack.states_visited(execution["executionArn"])[-2:] == ["RecordRunFailure", "RunFailed"]
+    run = stack.get_run(body["run_id"])
+    assert run is not None and run["status"] == "FAILED"
+    assert run["error"] == "DatasetTooSmall"
+    assert "need at least 10 training" in run["error_message"]
+    assert run["rows_read"] == 5
+
+
+def test_signature_is_checked_over_http(stack: LocalStack) -> None:
+    body = json.dumps({"project": {"id": PROJECT}}).encode()
+    url = f"{stack.api_url}/webhooks/labelbox"
+    tampered = body.replace(b"clx", b"xlc")
+    assert http("POST", url, tampered, {"X-Hub-Signature-256": sign(stack.webhook_secret, body)})[0] == 401
+    assert http("POST", url, body, {})[0] == 401
+    assert http("POST", url, body, {"X-Hub-Signature-256": sign("not-the-secret", body)})[0] == 401
+    assert http("POST", url, b"not json", {"X-Hub-Signature": sign(stack.webhook_secret, b"not json", "sha1")})[
+        0
+    ] == 400
+
+
+def test_management_routes(stack: LocalStack) -> None:
+    status, started = http("POST", f"{stack.api_url}/projects/{PROJECT}/runs", b"{}", {"Idempotency-Key": "k-1"})
+    assert status == 202
+    again = http("POST", f"{stack.api_url}/projects/{PROJECT}/runs", b"{}", {"Idempotency-Key": "k-1"})[1]
+    assert again["run_id"] == started["run_id"] and again["duplicate"] is True
+    assert stack.wait_for_execution(started["run_id"])["status"] == "SUCCEEDED"
+    status, run = http("GET", f"{stack.api_url}/runs/{started['run_id']}")
+    assert status == 200 and run["status"] == "SUCCEEDED" and run["trigger"] == "manual"
+    status, listing = http("GET", f"{stack.api_url}/projects/{PROJECT}/runs")
+    assert status == 200 and started["run_id"] in {r["run_id"] for r in listing["runs"]}
+    assert http("GET", f"{stack.api_url}/runs/run-does-not-exist")[0] == 404
+
+
+def test_the_api_serves_exactly_the_routes_the_template_declares(stack: LocalStack) -> None:
+    from labeltune.handlers.api import app
+
+    assert stack.resources is not None
+    declared = {(method, path.replace("{", "<").replace("}", ">")) for method, path, _ in stack.resources.routes}
+    served = {(route.method.upper(), route.path) for route in app._static_routes + app._dynamic_routes}
+    assert declared == served
+    authorizers = {path: auth for _, path, auth in stack.resources.routes}
+    assert authorizers.pop("/webhooks/labelbox") == "NONE"  # protected by the HMAC signature instead
+    assert set(authorizers.values()) == {"AWS_IAM"}
+
+
+def test_every_aws_call_is_allowed_by_the_templates_iam_policies(stack: LocalStack) -> None:
+    """Runs after the pipeline tests above (file order): by now every function has made its calls."""
+    assert stack.resources is not None
+    called = {call.function for call in RUNTIME.calls}
+    assert set(stack.resources.function_names.values()) == called  # every function was exercised
+    assert denied_calls(RUNTIME.calls, stack.resources.role_policies, stack.resources.region) == []
+
+
+def test_a_missing_permission_would_fail_the_check(stack: LocalStack) -> None:
+    """The check above can fail: drop the table permissions of one function and it reports them."""
+    assert stack.resources is not None
+    record = stack.resources.function_names["RecordOutcomeFunction"]
+    policies = dict(stack.resources.role_policies)
+    policies[record] = [
+        doc for doc in policies[record] if not any("dynamodb:UpdateItem" in s["Action"] for s in doc["Statement"])
+    ]
+    denied = denied_calls(RUNTIME.calls, policies, stack.resources.region)
+    assert {(d.function, d.action) for d in denied} == {(record, "dynamodb:UpdateItem")}
