@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -14,7 +15,18 @@ def _demo(args: argparse.Namespace) -> int:
     from labeltune.local.demo import run_demo
     from labeltune.local.stack import StackOptions
 
-    options = StackOptions(poll_interval_seconds=args.poll_interval, job_duration_seconds=args.job_seconds)
+    options = StackOptions(
+        poll_interval_seconds=args.poll_interval or (60 if args.real_openai else 1),
+        job_duration_seconds=args.job_seconds,
+        openai_api_key=os.environ.get("OPENAI_API_KEY") if args.real_openai else None,
+        labelbox_api_key=os.environ.get("LABELBOX_API_KEY") if args.real_labelbox else None,
+    )
+    if args.real_openai and not options.openai_api_key:
+        print("--real-openai needs OPENAI_API_KEY in the environment", file=sys.stderr)
+        return 2
+    if args.real_labelbox and not options.labelbox_api_key:
+        print("--real-labelbox needs LABELBOX_API_KEY in the environment", file=sys.stderr)
+        return 2
     return run_demo(Path(args.export), args.project, sys.stdout, options)
 
 
@@ -52,8 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the whole pipeline once on the local stack")
     demo.add_argument("--export", default=default_export, help="Labelbox export (NDJSON) standing in for Labelbox")
     demo.add_argument("--project", default="clx-support-summaries-demo")
-    demo.add_argument("--poll-interval", type=int, default=1, help="seconds between fine-tune status checks")
+    demo.add_argument("--poll-interval", type=int, default=None,
+                      help="seconds between fine-tune status checks (default 1, or 60 with --real-openai)")
     demo.add_argument("--job-seconds", type=float, default=3.0, help="how long the emulated fine-tune takes")
+    demo.add_argument("--real-openai", action="store_true",
+                      help="use the real OpenAI API with $OPENAI_API_KEY (creates a PAID fine-tuning job)")
+    demo.add_argument("--real-labelbox", action="store_true",
+                      help="export --project from the real Labelbox with $LABELBOX_API_KEY instead of --export")
     demo.set_defaults(func=_demo)
 
     local = sub.add_parser("local", help="the local stack")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import cached_property, lru_cache
 
 from aws_lambda_powertools.utilities import parameters
@@ -24,9 +25,20 @@ def read_secret(arn: str | None, what: str) -> str:
     if not arn:
         raise ConfigurationError(f"no secret configured for the {what}")
     value = parameters.get_secret(arn, max_age=SECRET_MAX_AGE_SECONDS)
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigurationError(f"the {what} secret is empty: put the value into {arn}")
+    if not isinstance(value, str) or not value.strip() or is_placeholder(value):
+        raise ConfigurationError(
+            f"the {what} secret holds no key yet: aws secretsmanager put-secret-value --secret-id {arn} --secret-string ..."
+        )
     return value.strip()
+
+
+def is_placeholder(value: str) -> bool:
+    """template.yaml deploys the API-key secrets as {"placeholder": ..., "nonce": ...} until the operator sets them."""
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(parsed, dict) and "placeholder" in parsed
 
 
 class Services:

@@ -84,21 +84,29 @@ def report(stack: LocalStack, run_id: str, execution: dict[str, Any], out: TextI
 
 
 def run_demo(export_file: Path, project_id: str, out: TextIO, options: StackOptions | None = None) -> int:
-    print("labeltune demo - LOCAL STACK: every outside service below is emulated; numbers are not real "
-          "model quality.", file=out)
-    for service, how in EMULATED.items():
+    options = options or StackOptions()
+    services = options.emulated()
+    all_emulated = services == EMULATED
+    print("labeltune demo - LOCAL STACK: " + (
+        "every outside service is emulated; the numbers are not real model quality."
+        if all_emulated else "some services are REAL (see below); AWS is still emulated by moto."), file=out)
+    for service, how in services.items():
         print(f"  {service}: {how}", file=out)
     with LocalStack(options=options) as stack:
         print(f"\nStack up: API {stack.api_url}, moto {stack.moto_url}, OpenAI emulator {stack.emulator.base_url}",
               file=out)
-        print(f"Labelbox export stand-in: {export_file} -> {stack.upload_export(project_id, export_file)}", file=out)
+        if not options.labelbox_api_key:
+            uri = stack.upload_export(project_id, export_file)
+            print(f"Labelbox export stand-in: {export_file} -> {uri}", file=out)
         status, body = send_labelbox_webhook(stack.api_url, stack.webhook_secret, project_id)
         print(f"POST /webhooks/labelbox (signed, X-Hub-Signature-256) -> {status} {json.dumps(body)}", file=out)
         if status != 202:
             return 1
-        execution = stack.wait_for_execution(body["run_id"])
+        # A real fine-tune takes minutes to hours; the emulated one seconds.
+        timeout = 6 * 3600 if options.openai_api_key else 300
+        execution = stack.wait_for_execution(body["run_id"], timeout=timeout)
         report(stack, body["run_id"], execution, out)
         succeeded = execution["status"] == "SUCCEEDED"
-        print("\nRESULT: " + ("run succeeded (on emulated services)" if succeeded else "run did NOT succeed"),
-              file=out)
+        where = "on emulated services" if all_emulated else "partly on real services"
+        print("\nRESULT: " + (f"run succeeded ({where})" if succeeded else "run did NOT succeed"), file=out)
         return 0 if succeeded else 1

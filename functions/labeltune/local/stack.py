@@ -62,6 +62,19 @@ class StackOptions:
     api_port: int = 0
     moto_port: int = 0
     emulator_port: int = 0
+    # Real services instead of the stand-ins (keys go into the local Secrets Manager, never the environment
+    # of the functions). A real OpenAI key creates real, paid fine-tuning jobs.
+    openai_api_key: str | None = None
+    labelbox_api_key: str | None = None
+
+    def emulated(self) -> dict[str, str]:
+        """What this stack emulates, for printing next to any result."""
+        services = dict(EMULATED)
+        if self.openai_api_key:
+            services["OpenAI API"] = "REAL (api.openai.com, paid)"
+        if self.labelbox_api_key:
+            services["Labelbox"] = "REAL (Labelbox export API)"
+        return services
 
 
 class _ApiWithFunctionEnvironment:
@@ -123,19 +136,24 @@ class LocalStack:
         self.emulator = OpenAIEmulator(
             job_duration_seconds=self.options.job_duration_seconds, port=self.options.emulator_port
         ).start()
+        secrets = dict(LOCAL_SECRETS)
+        if self.options.openai_api_key:
+            secrets["OpenAIApiKeySecret"] = self.options.openai_api_key
+        if self.options.labelbox_api_key:
+            secrets["LabelboxApiKeySecret"] = self.options.labelbox_api_key
         self.resources = build_resources(
             boto3.Session(region_name=REGION),
             self.root,
             region=REGION,
             parameters={
                 "PollIntervalSeconds": str(self.options.poll_interval_seconds),
-                "OpenAIBaseUrl": self.emulator.base_url,
-                "LabelSource": "s3",
+                "OpenAIBaseUrl": "" if self.options.openai_api_key else self.emulator.base_url,
+                "LabelSource": "labelbox" if self.options.labelbox_api_key else "s3",
                 "LogLevel": "WARNING",
                 "MinExamples": str(self.options.min_examples),
             },
             local_environment=LOCAL_ENVIRONMENT,
-            local_secrets=LOCAL_SECRETS,
+            local_secrets=secrets,
         )
         RUNTIME.managed_keys |= self.resources.environment_keys
         self._start_api()
