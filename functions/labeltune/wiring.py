@@ -27,7 +27,8 @@ def read_secret(arn: str | None, what: str) -> str:
     value = parameters.get_secret(arn, max_age=SECRET_MAX_AGE_SECONDS)
     if not isinstance(value, str) or not value.strip() or is_placeholder(value):
         raise ConfigurationError(
-            f"the {what} secret holds no key yet: aws secretsmanager put-secret-value --secret-id {arn} --secret-string ..."
+            f"the {what} secret holds no key yet: "
+            f"aws secretsmanager put-secret-value --secret-id {arn} --secret-string ..."
         )
     return value.strip()
 

@@ -35,5 +35,5 @@ def verify_signature(secret: str | bytes, body: bytes, headers: Mapping[str, str
         if scheme.lower() != prefix or not received:
             return False
         expected = hmac.new(key, body, algorithm).hexdigest()
-        return hmac.compare_digest(expected, received.strip().lower())
+        return received.isascii() and hmac.compare_digest(expected, received.strip().lower())
     return False
