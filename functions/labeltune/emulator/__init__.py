@@ -1,0 +1,12 @@
+"""An OpenAI API emulator (like moto for AWS): a loopback HTTP server the real `openai` SDK talks to.
+
+    with OpenAIEmulator(job_duration_seconds=0.3) as emulator:
+        client = OpenAI(base_url=emulator.base_url, api_key="test")
+
+See docs/emulator.md for what is emulated and how faithfully.
+"""
+
+from labeltune.emulator.faults import FaultPlan, InjectedFault
+from labeltune.emulator.server import Exchange, OpenAIEmulator
+
+__all__ = ["Exchange", "FaultPlan", "InjectedFault", "OpenAIEmulator"]

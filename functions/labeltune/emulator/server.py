@@ -1,0 +1,278 @@
+"""The loopback HTTP server the real `openai` SDK talks to (standard library only, like moto's server mode).
+
+`respx` cannot intercept the 3.x SDK (it uses httpx2), and patching the SDK would skip exactly
+what we want to exercise: serialisation, retries, `retry-after`, pagination and error classes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from labeltune.emulator.api import Api, Request, Response
+from labeltune.emulator.errors import ApiError, default_error_body
+from labeltune.emulator.faults import FaultPlan
+from labeltune.emulator.jobs import new_id
+from labeltune.emulator.state import EmulatorState
+
+log = logging.getLogger(__name__)
+_BEARER = re.compile(r"Bearer\s+\S+", re.IGNORECASE)
+_NO_KEY = (
+    "You didn't provide an API key. You need to provide your API key in an Authorization header "
+    "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+)
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request/response pair as it went over the wire (for schema checks and assertions)."""
+
+    method: str
+    path: str
+    query: str
+    status: int
+    content_type: str
+    body: bytes
+    headers: dict[str, str]
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # idle keep-alive connections must not block stop()
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], emulator: OpenAIEmulator) -> None:
+        self.emulator = emulator
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def close_connections(self) -> None:
+        """Drop open keep-alive connections so clients see the server go away."""
+        with self.connections_lock:
+            connections = list(self.connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's connection pool expects
+    server_version = "labeltune-openai-emulator/1.0"
+    timeout = 60.0  # idle keep-alive connections are closed after this
+    # Headers and body leave in one segment, without Nagle: no 40 ms delayed-ACK stall per response.
+    wbufsize = 64 * 1024
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s " + format, self.address_string(), *args)
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        self._dispatch()
+
+    def _read_body(self) -> bytes:
+        """The whole body (Content-Length or chunked), read before answering to keep the connection in sync."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline().strip():
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _dispatch(self) -> None:
+        started = time.monotonic()
+        body = self._read_body()
+        split = urlsplit(self.path)
+        emulator = self.server.emulator
+        request = Request(
+            method=self.command,
+            path=split.path,
+            query=parse_qsl(split.query, keep_blank_values=True),
+            headers={key.lower(): value for key, value in self.headers.items()},
+            body=body,
+        )
+        response = emulator.respond(request)
+        # Recorded before sending, so a client that got its answer always finds the exchange recorded.
+        emulator.record(
+            Exchange(
+                method=request.method,
+                path=request.path,
+                query=split.query,
+                status=response.status,
+                content_type=response.content_type,
+                body=self._payload(response),
+                headers=dict(response.headers),
+            )
+        )
+        self._send(response, started)
+
+    @staticmethod
+    def _payload(response: Response) -> bytes:
+        return response.body if isinstance(response.body, bytes) else json.dumps(response.body).encode()
+
+    def _send(self, response: Response, started: float) -> None:
+        payload = self._payload(response)
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("x-request-id", new_id("req_", 32))
+        self.send_header("openai-version", "2020-10-01")
+        self.send_header("openai-processing-ms", str(int((time.monotonic() - started) * 1000)))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+class OpenAIEmulator:
+    """An OpenAI API emulator on a loopback port, for the real SDK via `base_url` (see docs/emulator.md)."""
+
+    def __init__(
+        self,
+        *,
+        job_duration_seconds: float = 3.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        faults: FaultPlan | None = None,
+        max_recorded_exchanges: int = 10_000,
+    ) -> None:
+        self.host = host
+        self._requested_port = port
+        self.faults = faults if faults is not None else FaultPlan()
+        self.state = EmulatorState(job_duration_seconds=job_duration_seconds)
+        self._api = Api(self.state)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._exchanges: deque[Exchange] = deque(maxlen=max_recorded_exchanges)
+        self._exchanges_lock = threading.Lock()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> OpenAIEmulator:
+        """Bind the port and serve on a daemon thread; returns self for chaining."""
+        if self._server is not None:
+            raise RuntimeError("emulator already started")
+        self._server = _Server((self.host, self._requested_port), self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"openai-emulator:{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close open connections and free the port (idempotent)."""
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> OpenAIEmulator:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("emulator not started")
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        """What to pass as `OpenAI(base_url=...)`."""
+        return f"http://{self.host}:{self.port}/v1"
+
+    # -- request handling ------------------------------------------------------------------------
+
+    def respond(self, request: Request) -> Response:
+        """Latency, auth, injected faults, then the endpoint (never raises)."""
+        faults = self.faults
+        if faults.latency_seconds > 0:
+            time.sleep(faults.latency_seconds)
+        if not _BEARER.fullmatch(request.headers.get("authorization", "").strip()):
+            return Response(401, ApiError(401, _NO_KEY).body)
+        fault = faults.decide(request.method, request.path)
+        if fault is not None and not fault.after_processing:
+            return Response(fault.status, fault.body, headers=dict(fault.headers))
+        try:
+            response = self._api.handle(request)
+        except Exception:
+            log.exception("emulator endpoint crashed on %s %s", request.method, request.path)
+            response = Response(500, default_error_body(500))
+        if fault is not None:  # processed, but the client only ever sees the failure
+            return Response(fault.status, fault.body, headers=dict(fault.headers))
+        return response
+
+    def record(self, exchange: Exchange) -> None:
+        with self._exchanges_lock:
+            self._exchanges.append(exchange)
+
+    @property
+    def exchanges(self) -> list[Exchange]:
+        """Recorded request/response pairs, oldest first (bounded by `max_recorded_exchanges`)."""
+        with self._exchanges_lock:
+            return list(self._exchanges)
+
+    def clear_exchanges(self) -> None:
+        with self._exchanges_lock:
+            self._exchanges.clear()
+
+    # -- test helpers ----------------------------------------------------------------------------
+
+    def force_job_failure(self, job_id: str, code: str, message: str, *, param: str | None = None) -> dict[str, Any]:
+        """Make a running job fail now with this error (e.g. to test the pipeline's failure branch)."""
+        return self.state.fail_job(job_id, code=code, message=message, param=param)
