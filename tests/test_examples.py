@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from labeltune.domain.pii import PII_TYPES, extract_pii, find_leaks
 from labeltune.sample_data import (
     PROJECT_ID,

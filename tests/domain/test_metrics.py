@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from labeltune.domain.metrics import ExampleScore, aggregate, rouge_l, score_example
 from labeltune.domain.models import ModelMetrics
 from labeltune.domain.pii import extract_pii

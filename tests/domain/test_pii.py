@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from labeltune.domain.pii import PII_TYPES, extract_pii, find_leaks, name_values, normalize_phone
 
 CHAT = """\

@@ -7,9 +7,10 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from labeltune.emulator import OpenAIEmulator
 from openai import OpenAI
 from openai.types.fine_tuning import FineTuningJob
+
+from labeltune.emulator import OpenAIEmulator
 
 JOB_SECONDS = 0.3
 TERMINAL = {"succeeded", "failed", "cancelled"}

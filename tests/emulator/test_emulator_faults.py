@@ -7,8 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import openai
 import pytest
-from labeltune.emulator import FaultPlan, OpenAIEmulator
 from openai import OpenAI
+
+from labeltune.emulator import FaultPlan, OpenAIEmulator
 
 
 def _statuses(emulator: OpenAIEmulator, path_prefix: str) -> list[int]:

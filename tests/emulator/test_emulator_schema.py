@@ -19,12 +19,13 @@ import jsonschema
 import openai
 import pytest
 import yaml
-from labeltune.emulator import Exchange, OpenAIEmulator
 from openai import OpenAI
 from openapi_core import Config, OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+
+from labeltune.emulator import Exchange, OpenAIEmulator
 
 SPEC_URI = "urn:openai-openapi"
 HOST = "https://api.openai.com"  # the spec's server is https://api.openai.com/v1

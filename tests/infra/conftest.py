@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from labeltune.local.template import load_template, translate_template
 
 ROOT = Path(__file__).resolve().parents[2]

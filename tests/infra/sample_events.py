@@ -7,12 +7,13 @@ Regenerate with ``python tests/infra/sample_events.py``.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from labeltune.domain import signature
+from labeltune.pipeline.prepare import PreparedDataset, dataset_key
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS_DIR = ROOT / "events"
@@ -25,19 +26,21 @@ BASE_MODEL = "gpt-4.1-mini-2025-04-14"
 API_ID = "a1b2c3d4e5"
 ACCOUNT_ID = "123456789012"
 
-DATASET: dict[str, Any] = {
-    "run_id": RUN_ID,
-    "train_key": f"runs/{RUN_ID}/train.jsonl",
-    "validation_key": f"runs/{RUN_ID}/validation.jsonl",
-    "eval_key": f"runs/{RUN_ID}/eval.jsonl",
-    "counts": {"rows_read": 80, "train": 60, "validation": 8, "eval": 8, "rejected": 4},
-}
+# Built with the model PrepareDataset returns, so the sample can't drift from what the state machine passes on.
+DATASET: dict[str, Any] = PreparedDataset(
+    run_id=RUN_ID,
+    train_key=dataset_key(RUN_ID, "train.jsonl"),
+    validation_key=dataset_key(RUN_ID, "validation.jsonl"),
+    eval_key=dataset_key(RUN_ID, "eval.jsonl"),
+    rejected_key=dataset_key(RUN_ID, "rejected.jsonl"),
+    counts={"rows_read": 80, "train": 60, "validation": 8, "eval": 8, "rejected": 4},
+    rejected_by_reason={"not_done": 2, "no_label": 1, "empty_response": 1},
+).model_dump(mode="json")
 
 
 def sign(body: str, secret: str, algorithm: str = "sha256") -> str:
     """Return the ``<algorithm>=<hex>`` value Labelbox sends in ``X-Hub-Signature[-256]``."""
-    digest = hmac.new(secret.encode(), body.encode(), getattr(hashlib, algorithm)).hexdigest()
-    return f"{algorithm}={digest}"
+    return signature.sign(secret, body.encode(), algorithm)
 
 
 def webhook_body() -> str:

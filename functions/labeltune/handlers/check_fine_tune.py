@@ -13,6 +13,7 @@ from labeltune.wiring import services
 @lambda_entry
 @event_parser(model=CheckFineTuneEvent)
 def handler(event: CheckFineTuneEvent, context: Any) -> dict:
-    job = check_fine_tune(event.run_id, event.job_id, services().openai, services().runs)
+    svc = services()
+    job = check_fine_tune(event.run_id, event.job_id, svc.openai, svc.runs)
     logger.info("fine-tune status", extra={"run_id": event.run_id, "job_id": job.job_id, "status": job.status})
     return job.model_dump(mode="json")
