@@ -25,11 +25,11 @@ demo: $(STAMP)
 	$(BIN)/labeltune demo
 
 lint: $(STAMP) node
-	$(BIN)/ruff check functions tests examples benchmarks
+	$(BIN)/ruff check .
 	$(BIN)/cfn-lint template.yaml -a cfn_lint_serverless.rules
 
 test: $(STAMP) node
-	$(BIN)/ruff check functions tests examples benchmarks
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 clean:
