@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from labeltune.domain.models import ChatExample, Rejection
 
@@ -23,6 +23,7 @@ DONE = "DONE"
 class FieldMapping(BaseModel):
     """Where the prompt and the response live in a project's export."""
 
+    model_config = ConfigDict(frozen=True, extra="forbid")
     prompt_from: str = "row_data"  # "row_data", or a classification name / feature schema id
     response_classification: str | None = None  # None: the row's single free-text classification
 
@@ -42,9 +43,18 @@ class Reason:
     PROMPT_IS_URL = "prompt_is_url"
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """`value` when it is a JSON object, else an empty one: a wrongly typed field reads as missing."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _text_classifications(label: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    annotations = label.get("annotations") or {}
-    return [c for c in annotations.get("classifications") or [] if isinstance(c.get("text_answer"), Mapping)]
+    classifications = _list(_mapping(label.get("annotations")).get("classifications"))
+    return [c for c in classifications if isinstance(c, Mapping) and isinstance(c.get("text_answer"), Mapping)]
 
 
 def _matches(classification: Mapping[str, Any], wanted: str) -> bool:
@@ -53,7 +63,7 @@ def _matches(classification: Mapping[str, Any], wanted: str) -> bool:
 
 def _choose_label(labels: list[Mapping[str, Any]]) -> Mapping[str, Any]:
     def recency(label: Mapping[str, Any]) -> str:
-        details = label.get("label_details") or {}
+        details = _mapping(label.get("label_details"))
         return str(details.get("updated_at") or details.get("created_at") or "")
 
     return max(labels, key=recency)
@@ -78,13 +88,13 @@ def convert_row(
     def reject(reason: str) -> Rejection:
         return Rejection(data_row_id=data_row_id, reason=reason)
 
-    project = (row.get("projects") or {}).get(project_id)
+    project = _mapping(row.get("projects")).get(project_id)
     if not isinstance(project, Mapping):
         return reject(Reason.NOT_IN_PROJECT)
-    status = str((project.get("project_details") or {}).get("workflow_status") or "").upper()
+    status = str(_mapping(project.get("project_details")).get("workflow_status") or "").upper()
     if status != DONE:
         return reject(Reason.NOT_DONE)
-    labels = [label for label in project.get("labels") or [] if isinstance(label, Mapping)]
+    labels = [label for label in _list(project.get("labels")) if isinstance(label, Mapping)]
     if not labels:
         return reject(Reason.NO_LABEL)
     label = _choose_label(labels)
@@ -104,14 +114,15 @@ def convert_row(
 
     if mapping.prompt_from == "row_data":
         prompt = data_row.get("row_data")
-        prompt = None if prompt is None else str(prompt)
+        if prompt is not None and not isinstance(prompt, str):
+            return reject(Reason.MALFORMED)
     else:
         prompt = _find_text(texts, mapping.prompt_from)
     if prompt is None:
         return reject(Reason.NO_PROMPT)
     if not prompt.strip():
         return reject(Reason.EMPTY_PROMPT)
-    if prompt.startswith(("https://", "http://")) and "\n" not in prompt.strip():
+    if prompt.strip().startswith(("https://", "http://")) and "\n" not in prompt.strip():
         return reject(Reason.PROMPT_IS_URL)
 
     return ChatExample(

@@ -1,0 +1,416 @@
+"""In-memory implementations of every port, for tests and for experimenting with the pipeline offline.
+
+Why these exist: the pipeline steps (labeltune.pipeline) only talk to the Protocols in labeltune.ports,
+so their behaviour can be pinned down without moto, the OpenAI emulator or the network. A fake is only
+useful if it fails where the real adapter fails, so each one mirrors its real counterpart's contract
+(conditional creates, unknown runs, file ids, "already started") rather than accepting everything.
+Each also records what it was asked to do, so tests can assert on side effects (nothing uploaded,
+exactly one job created, the starter asked twice).
+
+Nothing here touches AWS or the network; none of it is thread-safe (tests are single-threaded).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from labeltune.adapters.dynamodb_runs import _from_dynamo, _to_dynamo
+from labeltune.clock import now_iso
+from labeltune.domain.job_state import openai_job_state
+from labeltune.domain.models import FineTuneJob, JobState
+
+if TYPE_CHECKING:
+    from labeltune.ports import ChatModel, FineTuneProvider, LabelSource, ObjectStore, RunStore, WorkflowStarter
+
+__all__ = [
+    "InMemoryObjectStore",
+    "InMemoryRunStore",
+    "ListLabelSource",
+    "RecordingStarter",
+    "ScriptedChatModel",
+    "ScriptedFineTuneProvider",
+]
+
+
+# --------------------------------------------------------------------------------------------------
+# ObjectStore
+
+
+class InMemoryObjectStore:
+    """ObjectStore over a dict of bytes, shaped like S3ObjectStore.
+
+    Objects are kept as bytes and split into lines the way botocore's `iter_lines` does (on \\n, \\r\\n
+    and \\r only, never on Unicode separators such as U+2028 that `json.dumps(ensure_ascii=False)`
+    leaves inside a line), so a line that would break on S3 breaks here too. Reading a missing key
+    raises KeyError at the call, the counterpart of S3's NoSuchKey.
+    """
+
+    def __init__(self, bucket: str = "labeltune-test") -> None:
+        self.bucket = bucket
+        self.objects: dict[str, bytes] = {}
+
+    def uri(self, key: str) -> str:
+        return f"memory://{self.bucket}/{key}"
+
+    def upload_file(self, key: str, path: Path) -> str:
+        # Read now: the pipeline uploads from temporary directories that are deleted right after.
+        self.objects[key] = Path(path).read_bytes()
+        return self.uri(key)
+
+    def read_lines(self, key: str) -> Iterator[str]:
+        data = self._get(key)  # outside a generator, so a missing key fails at the call, not on first next()
+        return iter([raw.decode("utf-8") for raw in data.splitlines()])
+
+    def put_json(self, key: str, value: Any) -> str:
+        # The same serialisation as S3ObjectStore, so values that would not survive it fail here too.
+        self.objects[key] = json.dumps(value, indent=2, sort_keys=True, default=str).encode()
+        return self.uri(key)
+
+    def get_json(self, key: str) -> Any:
+        return json.loads(self._get(key))
+
+    # Conveniences for tests (not part of the port).
+
+    def put_lines(self, key: str, lines: Iterable[str]) -> str:
+        """Store text lines (newline-terminated), e.g. an eval file or an export snapshot."""
+        self.objects[key] = "".join(line.rstrip("\n") + "\n" for line in lines).encode("utf-8")
+        return self.uri(key)
+
+    def read_text(self, key: str) -> str:
+        return self._get(key).decode("utf-8")
+
+    def read_jsonl(self, key: str) -> list[Any]:
+        """Every non-blank line of a JSONL object, parsed."""
+        return [json.loads(line) for line in self.read_lines(key) if line.strip()]
+
+    def keys(self, prefix: str = "") -> list[str]:
+        return sorted(key for key in self.objects if key.startswith(prefix))
+
+    def _get(self, key: str) -> bytes:
+        try:
+            return self.objects[key]
+        except KeyError:
+            raise KeyError(f"no object {self.uri(key)}") from None
+
+
+# --------------------------------------------------------------------------------------------------
+# RunStore
+
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
+
+
+def _round_trip(item: Mapping[str, Any]) -> dict[str, Any]:
+    """What DynamoDB would hand back for `item`: the adapter's conversion, boto3's serialisation, and back.
+
+    Values DynamoDB cannot store (an object, NaN) raise TypeError/Decimal errors here as they would in
+    boto3, floats equal to integers come back as int as DynamoRunStore returns them, tuples as lists,
+    and the stored copy shares nothing with the caller's objects.
+    """
+    stored = {name: _SERIALIZER.serialize(_to_dynamo(value)) for name, value in item.items()}
+    return {name: _from_dynamo(_DESERIALIZER.deserialize(value)) for name, value in stored.items()}
+
+
+class InMemoryRunStore:
+    """RunStore over a dict, with the conditional semantics of DynamoRunStore.
+
+    - create_run: put-if-absent; False (and nothing changed) when the run exists; None values are stored.
+    - update_run: only on an existing run (KeyError where DynamoDB fails its condition check); None
+      values are dropped, not written; `updated_at` is always set.
+    - list_runs: the project's runs newest first by `created_at` (the `by_project` index's sort key),
+      ties broken by creation order.
+
+    `clock` is injectable so ordering tests do not depend on millisecond timing.
+    """
+
+    def __init__(self, clock: Callable[[], str] = now_iso) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+        self._clock = clock
+        self._order: dict[str, int] = {}
+        self._sequence = itertools.count()
+
+    def create_run(self, run_id: str, project_id: str, **attributes: Any) -> bool:
+        if run_id in self.items:
+            return False
+        stamp = self._clock()
+        item = {"run_id": run_id, "project_id": project_id, "created_at": stamp, "updated_at": stamp, **attributes}
+        self.items[run_id] = _round_trip(item)
+        self._order[run_id] = next(self._sequence)
+        return True
+
+    def update_run(self, run_id: str, **attributes: Any) -> None:
+        if run_id not in self.items:
+            raise KeyError(f"no run {run_id!r}: update_run only updates existing runs")
+        attributes = {k: v for k, v in attributes.items() if v is not None}
+        attributes["updated_at"] = self._clock()
+        self.items[run_id].update(_round_trip(attributes))
+
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        item = self.items.get(run_id)
+        return copy.deepcopy(item) if item is not None else None
+
+    def list_runs(self, project_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        matching = [item for item in self.items.values() if item["project_id"] == project_id]
+        matching.sort(key=lambda item: (str(item["created_at"]), self._order[item["run_id"]]), reverse=True)
+        return [copy.deepcopy(item) for item in matching[:limit]]
+
+
+# --------------------------------------------------------------------------------------------------
+# LabelSource
+
+
+class ListLabelSource:
+    """LabelSource over a list of export rows (dicts in the Labelbox export format).
+
+    Rows are yielded as deep copies, so a step that mutated a row could not change what a second run
+    reads; `requested` records the project ids asked for.
+    """
+
+    def __init__(self, rows: Iterable[Any]) -> None:
+        self.rows: list[Any] = list(rows)
+        self.requested: list[str] = []
+
+    @classmethod
+    def from_ndjson(cls, path: Path) -> ListLabelSource:
+        """Rows of an NDJSON export file; an unparsable line becomes the {"_malformed": True} marker,
+        as S3ExportSource passes it on, so the converter counts it instead of the run stopping."""
+        rows: list[Any] = []
+        for raw in Path(path).read_bytes().splitlines():  # bytes: U+2028 inside a line is not a line break
+            if not raw.strip():
+                continue
+            try:
+                rows.append(json.loads(raw))
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                rows.append({"_malformed": True})
+        return cls(rows)
+
+    def iter_rows(self, project_id: str) -> Iterator[dict[str, Any]]:
+        self.requested.append(project_id)
+        for row in self.rows:
+            yield copy.deepcopy(row)
+
+
+# --------------------------------------------------------------------------------------------------
+# FineTuneProvider
+
+DEFAULT_STATUSES: tuple[str, ...] = ("validating_files", "queued", "running", "succeeded")
+
+
+@dataclass
+class UploadedFile:
+    file_id: str
+    name: str
+    lines: list[str]
+
+
+@dataclass
+class _ScriptedJob:
+    job_id: str
+    run_id: str
+    base_model: str
+    suffix: str
+    training_file: str
+    validation_file: str | None
+    hyperparameters: dict[str, Any] | None
+    statuses: tuple[str, ...]
+    error_code: str | None
+    error_message: str | None
+    trained_tokens: int
+    polls: int = 0  # get_job calls so far
+
+    @property
+    def status(self) -> str:
+        """The status the last poll reported (the first one before any poll)."""
+        return self.statuses[min(max(self.polls - 1, 0), len(self.statuses) - 1)]
+
+    def view(self) -> FineTuneJob:
+        state = openai_job_state(self.status)
+        succeeded = state is JobState.SUCCEEDED
+        failed = self.status == "failed"
+        return FineTuneJob(
+            job_id=self.job_id,
+            status=self.status,
+            state=state,
+            base_model=self.base_model,
+            fine_tuned_model=f"ft:{self.base_model}:labeltune:{self.suffix}:{self.job_id[-8:]}" if succeeded else None,
+            trained_tokens=self.trained_tokens if succeeded else None,
+            error_code=self.error_code if failed else None,
+            error_message=self.error_message if failed else None,
+        )
+
+
+class ScriptedFineTuneProvider:
+    """FineTuneProvider whose jobs walk through a scripted sequence of OpenAI statuses.
+
+    Why scripted: the pipeline's hard parts are retries and polling, so tests need to say exactly what
+    the provider does: the n-th `get_job` call of a job reports `statuses[n-1]` (the last one repeats);
+    `create_job` and `find_job` report the job's latest status without moving it. `fail_with` makes jobs end in
+    "failed" with an error code and message. `raise_on_next_create` makes the next `create_job` raise
+    once, by default *after* the job was created: the lost-response case in which only a lookup by
+    run id (there is no idempotency key) keeps a retry from paying for a second job.
+
+    Like the API, `create_job` refuses file ids that were never uploaded and `get_job` refuses unknown
+    job ids. `uploads` and `create_calls` record every call.
+    """
+
+    def __init__(
+        self,
+        statuses: Sequence[str] = DEFAULT_STATUSES,
+        *,
+        trained_tokens: int = 4242,
+        error_code: str | None = None,
+        error_message: str | None = None,
+    ) -> None:
+        if not statuses:
+            raise ValueError("a job needs at least one status")
+        self.statuses: tuple[str, ...] = tuple(statuses)
+        self.trained_tokens = trained_tokens
+        self.error_code = error_code
+        self.error_message = error_message
+        self.uploads: list[UploadedFile] = []
+        self.create_calls: list[dict[str, Any]] = []
+        self.get_calls: list[str] = []
+        self.jobs: dict[str, _ScriptedJob] = {}
+        self._pending_error: tuple[BaseException, bool] | None = None
+        self._ids = itertools.count(1)
+
+    def fail_with(self, code: str, message: str) -> None:
+        """Jobs created from now on run through the scripted non-terminal statuses, then fail."""
+        waiting = tuple(s for s in self.statuses if openai_job_state(s) is JobState.PENDING)
+        self.statuses = (*waiting, "failed")
+        self.error_code, self.error_message = code, message
+
+    def raise_on_next_create(self, error: BaseException, *, job_created: bool = True) -> None:
+        """The next create_job raises `error` once; with job_created the job exists anyway (lost response)."""
+        self._pending_error = (error, job_created)
+
+    @property
+    def files(self) -> dict[str, UploadedFile]:
+        return {upload.file_id: upload for upload in self.uploads}
+
+    def upload_training_file(self, name: str, lines: Iterable[str]) -> str:
+        file_id = f"file-{next(self._ids):06d}"
+        self.uploads.append(UploadedFile(file_id, name, [line.rstrip("\n") for line in lines]))
+        return file_id
+
+    def find_job(self, run_id: str) -> FineTuneJob | None:
+        # The newest matching job first, as the API lists jobs.
+        for job in reversed(self.jobs.values()):
+            if job.run_id == run_id:
+                return job.view()
+        return None
+
+    def create_job(
+        self,
+        *,
+        run_id: str,
+        base_model: str,
+        training_file: str,
+        validation_file: str | None,
+        suffix: str,
+        hyperparameters: Mapping[str, Any] | None = None,
+    ) -> FineTuneJob:
+        params = dict(hyperparameters) if hyperparameters is not None else None
+        call = {
+            "run_id": run_id,
+            "base_model": base_model,
+            "training_file": training_file,
+            "validation_file": validation_file,
+            "suffix": suffix,
+            "hyperparameters": params,
+        }
+        self.create_calls.append(call)
+        pending, self._pending_error = self._pending_error, None
+        if pending is not None and not pending[1]:
+            raise pending[0]
+        known = self.files
+        for file_id in (training_file, validation_file):
+            if file_id is not None and file_id not in known:
+                raise ValueError(f"invalid file id {file_id!r}: it was never uploaded")
+        job = _ScriptedJob(
+            job_id=f"ftjob-{next(self._ids):06d}",
+            run_id=run_id,
+            base_model=base_model,
+            suffix=suffix,
+            training_file=training_file,
+            validation_file=validation_file,
+            hyperparameters=params,
+            statuses=self.statuses,
+            error_code=self.error_code or "scripted_failure",
+            error_message=self.error_message or "the scripted job failed",
+            trained_tokens=self.trained_tokens,
+        )
+        self.jobs[job.job_id] = job
+        if pending is not None:
+            raise pending[0]  # the job exists, but the caller never hears about it
+        return job.view()
+
+    def get_job(self, job_id: str) -> FineTuneJob:
+        self.get_calls.append(job_id)
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise KeyError(f"no fine-tuning job {job_id!r}")
+        job.polls += 1
+        return job.view()
+
+
+# --------------------------------------------------------------------------------------------------
+# ChatModel
+
+Responder = Callable[[str, str, str], str]
+
+
+def echo(model: str, system: str, user: str) -> str:
+    """The default responder: repeats the prompt, i.e. a model that leaks every PII value it was shown."""
+    return user
+
+
+class ScriptedChatModel:
+    """ChatModel backed by a function (model, system, user) -> str; the function may raise to simulate
+    a refused request (any exception) or an outage (TransientError). `calls` records every request."""
+
+    def __init__(self, respond: Responder = echo) -> None:
+        self._respond = respond
+        self.calls: list[tuple[str, str, str]] = []
+
+    def complete(self, model: str, system: str, user: str) -> str:
+        self.calls.append((model, system, user))
+        return self._respond(model, system, user)
+
+
+# --------------------------------------------------------------------------------------------------
+# WorkflowStarter
+
+
+@dataclass
+class RecordingStarter:
+    """WorkflowStarter with Step Functions' named-execution rule: the first start of a run id starts it
+    (True); every later one starts nothing (False). `calls` keeps every request, `started` the payload
+    each run was actually started with."""
+
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    started: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def start(self, run_id: str, payload: Mapping[str, Any]) -> bool:
+        self.calls.append((run_id, dict(payload)))
+        if run_id in self.started:
+            return False
+        self.started[run_id] = dict(payload)
+        return True
+
+
+if TYPE_CHECKING:  # a type checker verifies here that each fake satisfies its Protocol
+    _object_store: ObjectStore = InMemoryObjectStore()
+    _run_store: RunStore = InMemoryRunStore()
+    _label_source: LabelSource = ListLabelSource([])
+    _provider: FineTuneProvider = ScriptedFineTuneProvider()
+    _chat: ChatModel = ScriptedChatModel()
+    _starter: WorkflowStarter = RecordingStarter()

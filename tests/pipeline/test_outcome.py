@@ -1,0 +1,95 @@
+"""Recording how a run ended, with the failing step's own message and no stack trace."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import pytest
+
+from labeltune.adapters.memory import InMemoryRunStore
+from labeltune.domain.models import RunStatus
+from labeltune.pipeline.outcome import MAX_MESSAGE, failure_message, record_outcome
+
+RUN = "run-outcome-test"
+
+LAMBDA_CAUSE = json.dumps(
+    {
+        "errorMessage": "4 training and 1 held-out examples from 12 rows; need at least 10 training and 1 held-out",
+        "errorType": "DatasetTooSmall",
+        "requestId": "3f1c0c6e-7e0f-4b9e-8d7a-2f1e0c9b8a7d",
+        "stackTrace": ['  File "/var/task/labeltune/pipeline/prepare.py", line 97, in prepare_dataset\n'],
+    }
+)
+
+
+def test_failure_message_extracts_error_message_from_a_lambda_cause() -> None:
+    assert failure_message(LAMBDA_CAUSE) == (
+        "4 training and 1 held-out examples from 12 rows; need at least 10 training and 1 held-out"
+    )
+
+
+def test_failure_message_passes_plain_text() -> None:
+    assert failure_message("States.Timeout: the fine-tuning job did not finish") == (
+        "States.Timeout: the fine-tuning job did not finish"
+    )
+
+
+@pytest.mark.parametrize("cause", ['{"error": "x"}', "[1, 2]", "42"], ids=["no-errorMessage", "list", "number"])
+def test_failure_message_keeps_json_without_error_message_verbatim(cause: str) -> None:
+    assert failure_message(cause) == cause
+
+
+@pytest.mark.parametrize("cause", [None, ""])
+def test_no_cause_no_message(cause: str | None) -> None:
+    assert failure_message(cause) is None
+
+
+def test_failure_message_truncates_plain_text() -> None:
+    message = failure_message("x" * (MAX_MESSAGE + 500))
+    assert message == "x" * MAX_MESSAGE
+
+
+def test_failure_message_truncates_the_extracted_message() -> None:
+    cause = json.dumps({"errorMessage": "y" * 5000, "errorType": "ValueError", "stackTrace": []})
+    assert failure_message(cause) == "y" * MAX_MESSAGE
+
+
+def test_record_failure_sets_status_finished_at_and_error() -> None:
+    runs = InMemoryRunStore()
+    runs.create_run(RUN, "proj-1", status="TRAINING")
+
+    reply = record_outcome(RUN, RunStatus.FAILED, runs, error="DatasetTooSmall", cause=LAMBDA_CAUSE)
+
+    run = runs.get_run(RUN)
+    assert run is not None
+    assert run["status"] == "FAILED"
+    assert run["error"] == "DatasetTooSmall"
+    assert run["error_message"].startswith("4 training and 1 held-out")
+    assert "stackTrace" not in run["error_message"]
+    finished = datetime.fromisoformat(run["finished_at"])
+    assert finished.tzinfo is not None
+    assert finished >= datetime.fromisoformat(run["created_at"])
+    assert reply == {
+        "run_id": RUN,
+        "status": "FAILED",
+        "error": "DatasetTooSmall",
+        "error_message": run["error_message"],
+    }
+
+
+def test_record_success_writes_no_error_attributes() -> None:
+    runs = InMemoryRunStore()
+    runs.create_run(RUN, "proj-1", status="EVALUATING")
+    reply = record_outcome(RUN, RunStatus.SUCCEEDED, runs)
+    run = runs.get_run(RUN)
+    assert run is not None
+    assert run["status"] == "SUCCEEDED"
+    assert datetime.fromisoformat(run["finished_at"]) >= datetime.fromisoformat(run["created_at"])
+    assert "error" not in run and "error_message" not in run
+    assert reply == {"run_id": RUN, "status": "SUCCEEDED", "error": None, "error_message": None}
+
+
+def test_record_outcome_of_an_unknown_run_fails() -> None:
+    with pytest.raises(KeyError):
+        record_outcome("run-missing", RunStatus.FAILED, InMemoryRunStore(), error="X")

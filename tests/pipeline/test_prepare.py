@@ -1,0 +1,269 @@
+"""Prepare: the sample export through convert and split into JSONL files, counted on the run record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from labeltune.adapters.memory import InMemoryObjectStore, InMemoryRunStore, ListLabelSource
+from labeltune.domain.conversion import LABEL_CHOICE_RULE, Reason
+from labeltune.domain.split import SplitRatios, assign_split
+from labeltune.errors import DatasetTooSmall
+from labeltune.pipeline.prepare import DatasetOptions, PreparedDataset, dataset_key, prepare_dataset
+
+EXPORT = Path(__file__).resolve().parents[2] / "examples" / "labelbox_export.ndjson"
+PROJECT = "clx-support-summaries-demo"
+RUN = "run-prepare-test"
+SYSTEM = "Summarise the chat. Leave out all personal data."
+
+
+@pytest.fixture(scope="module")
+def export_rows() -> list[dict[str, Any]]:
+    rows = ListLabelSource.from_ndjson(EXPORT).rows
+    assert len(rows) == 86 and all("data_row" in r for r in rows)
+    return rows
+
+
+@pytest.fixture
+def runs() -> InMemoryRunStore:
+    store = InMemoryRunStore()
+    store.create_run(RUN, PROJECT, status="STARTED")
+    return store
+
+
+@pytest.fixture
+def store() -> InMemoryObjectStore:
+    return InMemoryObjectStore()
+
+
+def prepare(rows: list[Any], store: InMemoryObjectStore, runs: InMemoryRunStore, **options: Any) -> PreparedDataset:
+    return prepare_dataset(
+        RUN, PROJECT, ListLabelSource(rows), store, runs, DatasetOptions(system_prompt=SYSTEM, **options)
+    )
+
+
+def test_counts_add_up(export_rows: list[dict[str, Any]], store: InMemoryObjectStore, runs: InMemoryRunStore) -> None:
+    rows = [*export_rows, {"_malformed": True}]
+    dataset = prepare(rows, store, runs)
+    counts = dataset.counts
+    assert counts["rows_read"] == len(rows) == 87
+    assert counts["rows_read"] == counts["train"] + counts["validation"] + counts["eval"] + counts["rejected"]
+    assert counts["train"] + counts["validation"] + counts["eval"] == 80
+    assert counts["rejected"] == 7
+    assert counts["eval"] >= 1 and counts["train"] >= 10
+    assert dataset.rejected_by_reason == {
+        Reason.MALFORMED: 1,
+        Reason.NO_LABEL: 1,
+        Reason.NOT_DONE: 3,
+        Reason.EMPTY_RESPONSE: 1,
+        Reason.NO_RESPONSE: 1,
+    }
+    # Each file holds exactly as many lines as its count says.
+    for name, key in (("train", dataset.train_key), ("validation", dataset.validation_key), ("eval", dataset.eval_key)):
+        assert len(store.read_jsonl(key)) == counts[name], name
+    assert len(store.read_jsonl(dataset.rejected_key)) == counts["rejected"]
+
+
+def test_files_are_written_under_the_run(
+    export_rows: list[dict[str, Any]], store: InMemoryObjectStore, runs: InMemoryRunStore
+) -> None:
+    dataset = prepare(export_rows, store, runs)
+    expected = {dataset_key(RUN, f"{name}.jsonl") for name in ("train", "validation", "eval", "rejected")}
+    assert set(store.keys()) == expected
+    assert {dataset.train_key, dataset.validation_key, dataset.eval_key, dataset.rejected_key} == expected
+
+
+def test_train_and_validation_lines_are_exactly_chat_messages(
+    export_rows: list[dict[str, Any]], store: InMemoryObjectStore, runs: InMemoryRunStore
+) -> None:
+    dataset = prepare(export_rows, store, runs)
+    for key in (dataset.train_key, dataset.validation_key):
+        lines = store.read_jsonl(key)
+        assert lines, key
+        for line in lines:
+            assert list(line) == ["messages"]  # nothing else: OpenAI rejects unknown keys
+            assert [m["role"] for m in line["messages"]] == ["system", "user", "assistant"]
+            assert all(set(m) == {"role", "content"} for m in line["messages"])
+            assert line["messages"][0]["content"] == SYSTEM
+            assert all(isinstance(m["content"], str) and m["content"].strip() for m in line["messages"])
+
+
+def test_eval_lines_also_carry_the_data_row_id(
+    export_rows: list[dict[str, Any]], store: InMemoryObjectStore, runs: InMemoryRunStore
+) -> None:
+    ids = {r["data_row"]["id"] for r in export_rows}
+    dataset = prepare(export_rows, store, runs)
+    lines = store.read_jsonl(dataset.eval_key)
+    assert lines
+    for line in lines:
+        assert set(line) == {"data_row_id", "messages"}
+        assert line["data_row_id"] in ids
+        assert [m["role"] for m in line["messages"]] == ["system", "user", "assistant"]
+
+
+def test_the_latest_label_is_the_one_trained_on(
+    export_rows: list[dict[str, Any]], store: InMemoryObjectStore, runs: InMemoryRunStore
+) -> None:
+    dataset = prepare(export_rows, store, runs)
+    assistant_by_prompt = {
+        line["messages"][1]["content"]: line["messages"][2]["content"]
+        for key in (dataset.train_key, dataset.validation_key, dataset.eval_key)
+        for line in store.read_jsonl(key)
+    }
+    reworked = [r for r in export_rows if len(r["projects"][PROJECT]["labels"]) > 1]
+    assert reworked
+    for r in reworked:
+        labels = r["projects"][PROJECT]["labels"]
+        latest = max(labels, key=lambda lb: lb["label_details"]["updated_at"])
+        summary = latest["annotations"]["classifications"][0]["text_answer"]["content"]
+        assert assistant_by_prompt[r["data_row"]["row_data"].strip()] == summary.strip()
+
+
+def test_rejected_file_holds_ids_and_reasons_only(
+    export_rows: list[dict[str, Any]], store: InMemoryObjectStore, runs: InMemoryRunStore
+) -> None:
+    rows = [*export_rows[:3], {"_malformed": True}, *export_rows[3:]]
+    dataset = prepare(rows, store, runs)
+    rejected = store.read_jsonl(dataset.rejected_key)
+    assert len(rejected) == 7
+    for record in rejected:
+        assert set(record) == {"data_row_id", "reason", "line_number"}
+    by_line = {record["line_number"]: record for record in rejected}
+    assert by_line[4] == {"data_row_id": None, "reason": Reason.MALFORMED, "line_number": 4}
+    # line numbers point back at the export rows (1-based)
+    for number, record in by_line.items():
+        if record["data_row_id"] is not None:
+            assert rows[number - 1]["data_row"]["id"] == record["data_row_id"]
+    # and no content of any row leaks into the file (the chats are full of personal data)
+    text = store.read_text(dataset.rejected_key)
+    for r in export_rows:
+        if r["data_row"]["row_data"]:
+            assert r["data_row"]["row_data"][:40] not in text
+
+
+def test_run_record_gets_the_counts(
+    export_rows: list[dict[str, Any]], store: InMemoryObjectStore, runs: InMemoryRunStore
+) -> None:
+    dataset = prepare(export_rows, store, runs)
+    run = runs.get_run(RUN)
+    assert run is not None
+    assert run["status"] == "PREPARING"
+    assert run["rows_read"] == 86
+    assert run["train_examples"] == dataset.counts["train"]
+    assert run["validation_examples"] == dataset.counts["validation"]
+    assert run["eval_examples"] == dataset.counts["eval"]
+    assert run["rejected_rows"] == 6
+    assert run["rejected_by_reason"] == dataset.rejected_by_reason
+    assert run["label_choice_rule"] == LABEL_CHOICE_RULE
+    assert run["dataset_uri"] == store.uri(f"runs/{RUN}/dataset/")
+
+
+def test_too_few_examples_raises_and_records_the_counts(
+    export_rows: list[dict[str, Any]], store: InMemoryObjectStore, runs: InMemoryRunStore
+) -> None:
+    with pytest.raises(DatasetTooSmall, match="need at least 500 training"):
+        prepare(export_rows, store, runs, min_examples=500)
+    run = runs.get_run(RUN)
+    assert run is not None
+    assert run["rows_read"] == 86
+    assert run["rejected_rows"] == 6
+    assert run["train_examples"] + run["validation_examples"] + run["eval_examples"] == 80
+    assert run["rejected_by_reason"][Reason.NOT_DONE] == 3
+    assert store.keys() == []  # nothing uploaded for a run that cannot train
+
+
+def test_no_usable_rows_at_all(store: InMemoryObjectStore, runs: InMemoryRunStore) -> None:
+    with pytest.raises(DatasetTooSmall):
+        prepare([{"_malformed": True}, {"_malformed": True}], store, runs)
+    run = runs.get_run(RUN)
+    assert run is not None
+    assert (run["rows_read"], run["rejected_rows"], run["train_examples"]) == (2, 2, 0)
+
+
+def test_no_eval_example_is_too_small_even_with_enough_training_rows(
+    export_rows: list[dict[str, Any]], store: InMemoryObjectStore, runs: InMemoryRunStore
+) -> None:
+    # Keep only rows that land in train: there is nothing to evaluate the tuned model on.
+    train_only = [r for r in export_rows if assign_split(r["data_row"]["global_key"], SplitRatios()) == "train"]
+    assert len(train_only) >= 10
+    with pytest.raises(DatasetTooSmall, match="1 held-out"):
+        prepare(train_only, store, runs)
+
+
+def test_a_malformed_row_is_counted_not_fatal(
+    export_rows: list[dict[str, Any]], store: InMemoryObjectStore, runs: InMemoryRunStore
+) -> None:
+    clean = prepare(export_rows, store, runs).counts
+    dirty = prepare([{"_malformed": True}, *export_rows, {"_malformed": True}], store, runs)
+    assert dirty.counts["rows_read"] == clean["rows_read"] + 2
+    assert dirty.counts["rejected"] == clean["rejected"] + 2
+    assert {k: dirty.counts[k] for k in ("train", "validation", "eval")} == {
+        k: clean[k] for k in ("train", "validation", "eval")
+    }
+    assert dirty.rejected_by_reason[Reason.MALFORMED] == 2
+
+
+def test_train_and_eval_are_disjoint_by_data_row(
+    export_rows: list[dict[str, Any]], store: InMemoryObjectStore, runs: InMemoryRunStore
+) -> None:
+    dataset = prepare(export_rows, store, runs)
+    id_by_prompt = {
+        r["data_row"]["row_data"].strip(): r["data_row"]["id"] for r in export_rows if r["data_row"]["row_data"]
+    }
+
+    def ids(key: str) -> set[str]:
+        return {id_by_prompt[line["messages"][1]["content"]] for line in store.read_jsonl(key)}
+
+    train, validation = ids(dataset.train_key), ids(dataset.validation_key)
+    held_out = {line["data_row_id"] for line in store.read_jsonl(dataset.eval_key)}
+    assert train and validation and held_out
+    assert not train & held_out
+    assert not validation & held_out
+    assert not train & validation
+    assert len(train | validation | held_out) == 80
+
+
+def test_splits_are_stable_when_rows_are_added(
+    export_rows: list[dict[str, Any]], store: InMemoryObjectStore, runs: InMemoryRunStore
+) -> None:
+    first = prepare(export_rows[:40], store, runs)
+    first_eval = {line["data_row_id"] for line in store.read_jsonl(first.eval_key)}
+    second = prepare(export_rows, store, runs)
+    second_eval = {line["data_row_id"] for line in store.read_jsonl(second.eval_key)}
+    assert first_eval and first_eval <= second_eval
+
+
+def test_the_export_is_read_for_the_run_project(export_rows: list[dict[str, Any]], runs: InMemoryRunStore) -> None:
+    source = ListLabelSource(export_rows)
+    prepare_dataset(RUN, PROJECT, source, InMemoryObjectStore(), runs, DatasetOptions(system_prompt=SYSTEM))
+    assert source.requested == [PROJECT]
+
+
+def test_unknown_run_fails_before_reading_anything(export_rows: list[dict[str, Any]]) -> None:
+    source = ListLabelSource(export_rows)
+    with pytest.raises(KeyError):
+        prepare_dataset(
+            "run-unknown",
+            PROJECT,
+            source,
+            InMemoryObjectStore(),
+            InMemoryRunStore(),
+            DatasetOptions(system_prompt=SYSTEM),
+        )
+    assert source.requested == []
+
+
+def test_an_unparsable_export_line_is_counted_not_fatal(
+    tmp_path: Path, store: InMemoryObjectStore, runs: InMemoryRunStore
+) -> None:
+    lines = EXPORT.read_bytes().splitlines()
+    broken = tmp_path / "export.ndjson"
+    broken.write_bytes(b"\n".join([lines[0], b'{"data_row": {"id": "cut-off', *lines[1:], b"\xff\xfe"]) + b"\n")
+    source = ListLabelSource.from_ndjson(broken)
+    dataset = prepare_dataset(RUN, PROJECT, source, store, runs, DatasetOptions(system_prompt=SYSTEM))
+    assert dataset.counts["rows_read"] == 88
+    assert dataset.rejected_by_reason[Reason.MALFORMED] == 2
+    rejected = {r["line_number"]: r for r in store.read_jsonl(dataset.rejected_key) if r["reason"] == Reason.MALFORMED}
+    assert set(rejected) == {2, 88}
