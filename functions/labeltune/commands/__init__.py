@@ -1,0 +1,1 @@
+"""The `labeltune` subcommands, one module each; each exposes `register(subparsers)`."""
