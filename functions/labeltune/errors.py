@@ -15,3 +15,15 @@ class DatasetTooSmall(Exception):
 
 class ConfigurationError(Exception):
     """Something the operator must fix (a missing secret, an unknown setting)."""
+
+
+class UnknownProject(Exception):
+    """A webhook or request for a project labeltune has no configuration for."""
+
+
+class RowDataFetchError(Exception):
+    """A row_data URL could not be used; `reason` is the rejection reason code recorded for the row."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason

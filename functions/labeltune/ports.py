@@ -85,3 +85,51 @@ class WorkflowStarter(Protocol):
     def start(self, run_id: str, payload: Mapping[str, Any]) -> bool:
         """True when this call started the execution, False when it already existed."""
         ...
+
+
+class ExportService(Protocol):
+    """An asynchronous label export: start it, look at it later, then stream its rows.
+
+    Labelbox exports can take many minutes, so no Lambda waits on one: the state machine polls `status`.
+    """
+
+    def start_export(self, project_id: str) -> str:
+        """Start an export of the project's Done rows; return a task id to poll."""
+        ...
+
+    def export_status(self, task_id: str) -> str:
+        """IN_PROGRESS, COMPLETE or FAILED."""
+        ...
+
+    def iter_export(self, task_id: str) -> Iterator[dict[str, Any]]:
+        """The rows of a COMPLETE export, one dict per data row, streamed."""
+        ...
+
+
+class RowDataFetcher(Protocol):
+    """Fetches a data row whose `row_data` is an https URL to a UTF-8 text file."""
+
+    def fetch(self, url: str) -> str:
+        """The text; raises RowDataFetchError (with a reason code) on any failure."""
+        ...
+
+
+class ProjectStore(Protocol):
+    """Per-project configuration and trigger state; every state change is one conditional write."""
+
+    def get_project(self, project_id: str) -> dict[str, Any] | None: ...
+
+    def put_config(self, project_id: str, config: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    def record_events(self, project_id: str, count: int = 1) -> dict[str, Any]:
+        """Add approval events to the project's pending count; raises UnknownProject."""
+        ...
+
+    def claim_run(self, project_id: str, run_id: str, min_pending: int, stale_before: str) -> bool:
+        """Make `run_id` the project's in-flight run if none is (or the one there is older than
+        `stale_before`) and at least `min_pending` events are pending; reset the pending count."""
+        ...
+
+    def release_run(self, project_id: str, run_id: str) -> dict[str, Any] | None:
+        """Clear the in-flight run if it is `run_id`; return the project state after, None if not held."""
+        ...
