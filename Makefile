@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export TIKTOKEN_CACHE_DIR ?= $(abspath ../shared/tiktoken)
 
-.PHONY: demo test lint venv node clean
+.PHONY: demo test lint venv node clean bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ lint: $(STAMP) node
 test: $(STAMP) node
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The dataset builder against a bare json.loads + tiktoken pass on 10,000- and 100,000-row exports
+# (see benchmarks/README.md); exits non-zero when a target is missed. Takes a few minutes.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_dataset_builder.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache

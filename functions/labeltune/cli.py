@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from labeltune.commands import local
+from labeltune.commands import dataset, labelbox, local
 
-COMMANDS = (local,)
+COMMANDS = (local, labelbox, dataset)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,3 +27,14 @@ class RowDataFetchError(Exception):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class ExportFailed(Exception):
+    """The export task failed, or its snapshot does not exist: retrying the same export will not help.
+
+    Not a TransientError on purpose: the state machine records it on the run instead of retrying.
+    """
+
+    def __init__(self, task_id: str, message: str) -> None:
+        super().__init__(message)
+        self.task_id = task_id

@@ -125,9 +125,10 @@ class ProjectStore(Protocol):
         """Add approval events to the project's pending count; raises UnknownProject."""
         ...
 
-    def claim_run(self, project_id: str, run_id: str, min_pending: int, stale_before: str) -> bool:
+    def claim_run(self, project_id: str, run_id: str, min_pending: int, stale_before: str) -> int | None:
         """Make `run_id` the project's in-flight run if none is (or the one there is older than
-        `stale_before`) and at least `min_pending` events are pending; reset the pending count."""
+        `stale_before`) and at least `min_pending` events are pending; move the pending events to the run.
+        Returns how many events the run took (also when `run_id` already holds the claim), None if refused."""
         ...
 
     def release_run(self, project_id: str, run_id: str) -> dict[str, Any] | None:

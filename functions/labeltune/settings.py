@@ -7,12 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from labeltune.domain.project_config import DEFAULT_BASE_MODEL, DEFAULT_SYSTEM_PROMPT
 from labeltune.domain.split import SplitRatios
-
-DEFAULT_SYSTEM_PROMPT = (
-    "Summarise this customer-support chat in two or three sentences. Do not include any personal data: "
-    "no names, email addresses, phone numbers, order numbers or account ids."
-)
 
 
 class Settings(BaseModel):
@@ -20,8 +16,10 @@ class Settings(BaseModel):
 
     table_name: str
     bucket_name: str
+    projects_table_name: str | None = None
+    idempotency_table_name: str | None = None
     state_machine_arn: str | None = None
-    base_model: str = "gpt-4.1-mini-2025-04-14"
+    base_model: str = DEFAULT_BASE_MODEL
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     min_examples: int = Field(10, ge=10)
     poll_interval_seconds: int = Field(300, ge=1)

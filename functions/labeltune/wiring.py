@@ -8,13 +8,17 @@ from functools import cached_property, lru_cache
 from aws_lambda_powertools.utilities import parameters
 from openai import OpenAI
 
+from labeltune.adapters.dynamodb_projects import DynamoProjectStore
 from labeltune.adapters.dynamodb_runs import DynamoRunStore
-from labeltune.adapters.label_sources import LabelboxExportSource, S3ExportSource
+from labeltune.adapters.idempotency import PowertoolsOnce
+from labeltune.adapters.label_sources import LabelboxExportService, S3ExportService
 from labeltune.adapters.openai_provider import OpenAIFineTuning
+from labeltune.adapters.row_data_fetch import HttpsRowDataFetcher
 from labeltune.adapters.s3_store import S3ObjectStore
 from labeltune.adapters.stepfunctions import StepFunctionsStarter
 from labeltune.errors import ConfigurationError
-from labeltune.ports import LabelSource
+from labeltune.pipeline.trigger import Trigger
+from labeltune.ports import ExportService
 from labeltune.settings import Settings
 
 SECRET_MAX_AGE_SECONDS = 300
@@ -55,10 +59,14 @@ class Services:
         return S3ObjectStore(self.settings.bucket_name)
 
     @cached_property
-    def label_source(self) -> LabelSource:
+    def exports(self) -> ExportService:
         if self.settings.label_source == "s3":
-            return S3ExportSource(self.store)
-        return LabelboxExportSource(read_secret(self.settings.labelbox_api_key_secret_arn, "Labelbox API key"))
+            return S3ExportService(self.store)
+        return LabelboxExportService(read_secret(self.settings.labelbox_api_key_secret_arn, "Labelbox API key"))
+
+    @cached_property
+    def fetcher(self) -> HttpsRowDataFetcher:
+        return HttpsRowDataFetcher()
 
     @cached_property
     def openai(self) -> OpenAIFineTuning:
@@ -69,6 +77,22 @@ class Services:
             timeout=60,
         )
         return OpenAIFineTuning(client)
+
+    @cached_property
+    def projects(self) -> DynamoProjectStore:
+        if not self.settings.projects_table_name:
+            raise ConfigurationError("PROJECTS_TABLE_NAME is not set")
+        return DynamoProjectStore(self.settings.projects_table_name)
+
+    @cached_property
+    def once(self) -> PowertoolsOnce:
+        if not self.settings.idempotency_table_name:
+            raise ConfigurationError("IDEMPOTENCY_TABLE_NAME is not set")
+        return PowertoolsOnce(self.settings.idempotency_table_name)
+
+    @cached_property
+    def trigger(self) -> Trigger:
+        return Trigger(self.projects, self.runs, self.starter, self.settings.poll_interval_seconds)
 
     @cached_property
     def starter(self) -> StepFunctionsStarter:

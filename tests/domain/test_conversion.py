@@ -229,11 +229,15 @@ def test_the_input_row_is_not_modified() -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    [None, [], "text", 42, {}, {"_malformed": True}, {"data_row": "dr-1"}, {"data_row": {}}, {"data_row": {"id": ""}}],
-    ids=["none", "list", "str", "int", "empty", "marker", "data-row-str", "no-id", "empty-id"],
+    [None, [], "text", 42, {}, {"data_row": "dr-1"}, {"data_row": {}}, {"data_row": {"id": ""}}],
+    ids=["none", "list", "str", "int", "empty", "data-row-str", "no-id", "empty-id"],
 )
 def test_malformed(bad: Any) -> None:
     assert convert(bad) == Rejection(data_row_id=None, reason=Reason.MALFORMED)
+
+
+def test_the_label_sources_marker_for_an_unparsable_line_is_invalid_json() -> None:
+    assert convert({"_malformed": True}) == Rejection(data_row_id=None, reason=Reason.INVALID_JSON)
 
 
 def test_not_in_project() -> None:
@@ -379,3 +383,182 @@ def test_the_sample_export_converts_as_documented() -> None:
         "chat-bad-no-summary-classification": Reason.NO_RESPONSE,
     }
     assert sum(isinstance(result, ChatExample) for result in results.values()) == 80
+
+
+# --- text hygiene --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "chat,reason",
+    [
+        ("Ann Lee: \ud83d half an emoji", Reason.INVALID_UTF8),
+        ("Ann Lee: caf\ufffd", Reason.INVALID_UTF8),
+        ("Ann Lee: bell\x07", Reason.CONTROL_CHARACTERS),
+        ("Ann Lee: form\x0cfeed", Reason.CONTROL_CHARACTERS),
+        ("Ann Lee: del\x7f", Reason.CONTROL_CHARACTERS),
+        ("Ann Lee: \u00e9t\u00e9 \x9d", Reason.CONTROL_CHARACTERS),  # a C1 control among Latin-1 letters
+    ],
+)
+def test_garbage_text_in_the_prompt(chat: str, reason: str) -> None:
+    assert convert(row(row_data=chat)) == Rejection(data_row_id="dr-1", reason=reason)
+
+
+def test_garbage_text_in_the_response() -> None:
+    assert rejected(convert(row([label(text("summary", "fine\x00"))])), Reason.CONTROL_CHARACTERS)
+
+
+def test_clean_unicode_is_kept() -> None:
+    chat = "Zoë Müller: 注文が届きません 🙂\tthanks\r\nBob: \u2028ok"
+    result = convert(row(row_data=chat))
+    assert isinstance(result, ChatExample) and result.prompt == chat
+
+
+def test_text_defect_on_ascii_and_unicode_paths() -> None:
+    from labeltune.domain.conversion import text_defect
+
+    for clean in ("", "plain ascii\twith\nbreaks\r", "ünïcödé\n", "🙂"):
+        assert text_defect(clean) is None, clean
+    for control in ("\x00", "a\x1fb", "é\x1f", "\x7f", "é\x80"):
+        assert text_defect(control) == Reason.CONTROL_CHARACTERS, repr(control)
+    for broken in ("\ud800", "é\udfff", "\ufffd"):
+        assert text_defect(broken) == Reason.INVALID_UTF8, repr(broken)
+
+
+# --- row_data fetched by the export stage --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        Reason.ROW_DATA_URL_SCHEME,
+        Reason.ROW_DATA_FETCH_TIMEOUT,
+        Reason.ROW_DATA_FETCH_FAILED,
+        Reason.ROW_DATA_TOO_LARGE,
+        Reason.ROW_DATA_NOT_UTF8,
+    ],
+)
+def test_a_row_data_fetch_failure_is_the_rows_reason(code: str) -> None:
+    from labeltune.domain.conversion import ROW_DATA_ERROR_KEY
+
+    r = row(row_data="https://files.example.com/chat.txt")
+    r[ROW_DATA_ERROR_KEY] = code
+    assert convert(r) == Rejection(data_row_id="dr-1", reason=code)
+    r[ROW_DATA_ERROR_KEY] = "something_new"
+    assert convert(r) == Rejection(data_row_id="dr-1", reason=Reason.ROW_DATA_FETCH_FAILED)
+
+
+# --- Labelbox conversational rows ----------------------------------------------------------------
+
+CONVERSATIONAL_V1 = {
+    "type": "application/vnd.labelbox.conversational",
+    "version": 1,
+    "messages": [
+        {
+            "messageId": "message-0",
+            "timestampUsec": 1530718491,
+            "content": "Hi, my order ORD-123456 never arrived.",
+            "user": {"userId": "customer-1", "name": "Ann Lee"},
+            "align": "left",
+            "canLabel": True,
+        },
+        {
+            "messageId": "message-1",
+            "timestampUsec": 1530718499,
+            "content": "  Sorry Ann,\nI will resend it.  ",
+            "user": {"userId": "agent-7"},
+            "align": "right",
+            "canLabel": True,
+        },
+        {"messageId": "message-2", "content": "   ", "user": {"userId": "customer-1", "name": "Ann Lee"}},
+    ],
+    "modelOutputs": [{"title": "Response 1", "content": "not part of the chat", "modelConfigName": "m"}],
+}
+CONVERSATIONAL_V2 = {
+    "type": "application/vnd.labelbox.conversational.model-chat-evaluation",
+    "version": 2,
+    "actors": {
+        "a-human": {"role": "human", "metadata": {"name": "Ann Lee"}},
+        "a-model": {"role": "model", "metadata": {"modelConfigName": "support-bot"}},
+    },
+    "messages": {
+        "m1": {
+            "actorId": "a-human",
+            "content": [{"type": "text", "content": "Where is my parcel?"}],
+            "childMessageIds": ["m2"],
+        },
+        "m2": {
+            "actorId": "a-model",
+            "content": [{"type": "text", "content": "It ships today."}],
+            "childMessageIds": [],
+        },
+    },
+    "rootMessageIds": ["m1"],
+}
+
+
+def test_conversational_v1_as_a_json_string_is_a_transcript() -> None:
+    # Labelbox exports a conversational data row's row_data as a JSON *string*.
+    result = convert(row(row_data=json.dumps(CONVERSATIONAL_V1)))
+    assert isinstance(result, ChatExample)
+    assert result.prompt == "Ann Lee: Hi, my order ORD-123456 never arrived.\nagent-7: Sorry Ann,\nI will resend it."
+
+
+def test_conversational_v1_as_an_object_and_without_its_type() -> None:
+    untyped = {k: v for k, v in CONVERSATIONAL_V1.items() if k != "type"}
+    for row_data in (CONVERSATIONAL_V1, json.dumps(untyped)):
+        result = convert(row(row_data=row_data))
+        assert isinstance(result, ChatExample) and result.prompt.startswith("Ann Lee: Hi,")
+
+
+def test_conversational_v2_linear_chat() -> None:
+    result = convert(row(row_data=json.dumps(CONVERSATIONAL_V2)))
+    assert isinstance(result, ChatExample)
+    assert result.prompt == "Ann Lee: Where is my parcel?\nsupport-bot: It ships today."
+
+
+def test_the_speaker_names_of_a_conversation_are_found_as_pii() -> None:
+    from labeltune.domain.pii import NAME, extract_pii
+
+    result = convert(row(row_data=json.dumps(CONVERSATIONAL_V1)))
+    assert isinstance(result, ChatExample)
+    assert {"Ann Lee", "Ann", "Lee"} <= extract_pii(result.prompt)[NAME]
+
+
+@pytest.mark.parametrize(
+    "conversation",
+    [
+        {"type": "application/vnd.labelbox.conversational", "messages": "nope"},
+        {"type": "application/vnd.labelbox.conversational", "messages": []},
+        {"type": "application/vnd.labelbox.conversational", "messages": [{"content": 3, "user": {}}]},
+        {"type": "application/vnd.labelbox.conversational", "messages": [{"content": " ", "user": {}}]},
+        {
+            **CONVERSATIONAL_V2,
+            "messages": {
+                **CONVERSATIONAL_V2["messages"],
+                "m1": {**CONVERSATIONAL_V2["messages"]["m1"], "childMessageIds": ["m2", "m3"]},
+            },
+        },  # a branch: two replies
+        {**CONVERSATIONAL_V2, "rootMessageIds": ["missing"]},
+        {**CONVERSATIONAL_V2, "messages": {"m1": {**CONVERSATIONAL_V2["messages"]["m1"], "childMessageIds": ["m1"]}}},
+    ],
+    ids=["messages-str", "empty", "content-int", "blank", "branching", "dangling-root", "cycle"],
+)
+def test_unreadable_conversations(conversation: dict[str, Any]) -> None:
+    assert convert(row(row_data=json.dumps(conversation))) == Rejection(
+        data_row_id="dr-1", reason=Reason.UNREADABLE_CONVERSATION
+    )
+
+
+@pytest.mark.parametrize("chat", ["{not json, just a brace", '{"some": "other json"}', '  {"messages": 5}'])
+def test_text_that_merely_looks_like_json_stays_text(chat: str) -> None:
+    result = convert(row(row_data=chat))
+    assert isinstance(result, ChatExample) and result.prompt == chat.strip()
+
+
+def test_every_reason_code_is_a_distinct_stable_string() -> None:
+    codes = Reason.all()
+    assert len(codes) == len(set(codes)) == 23
+    assert all(code == code.lower() and " " not in code for code in codes)
+    assert Reason.MALFORMED == "malformed_row" and Reason.NO_RESPONSE == "missing_response"  # unchanged names
+    documented = Reason.__doc__ or ""
+    assert all(code in documented for code in codes)

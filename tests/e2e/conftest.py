@@ -23,6 +23,7 @@ PROJECT = "clx-support-summaries-demo"
 def stack() -> Iterator[LocalStack]:
     with LocalStack(options=StackOptions(poll_interval_seconds=1, job_duration_seconds=2.0)) as local:
         local.upload_export(PROJECT, EXPORT)
+        local.configure_project(PROJECT)
         yield local
 
 

@@ -11,7 +11,18 @@ from pydantic import BaseModel
 from labeltune.handlers import events
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
+class _ExportStep(BaseModel):
+    """The export function's event is one of three actions (ExportEvent wraps it as `step`)."""
+
+    @classmethod
+    def model_validate(cls, obj: object, **kwargs: object) -> BaseModel:  # type: ignore[override]
+        return events.ExportEvent.model_validate({"step": obj})
+
+
 MODELS: dict[str, type[BaseModel]] = {
+    "export_labels_start.json": _ExportStep,
+    "export_labels_check.json": _ExportStep,
+    "export_labels_snapshot.json": _ExportStep,
     "prepare_dataset.json": events.PrepareDatasetEvent,
     "start_fine_tune.json": events.StartFineTuneEvent,
     "check_fine_tune.json": events.CheckFineTuneEvent,

@@ -17,6 +17,7 @@ ASL_PATH = ROOT / "infra" / "statemachine" / "pipeline.asl.json"
 # The contract the handlers are written against (logical id -> handler string).
 EXPECTED_HANDLERS: dict[str, str] = {
     "ApiFunction": "labeltune.handlers.api.handler",
+    "ExportLabelsFunction": "labeltune.handlers.export_labels.handler",
     "PrepareDatasetFunction": "labeltune.handlers.prepare_dataset.handler",
     "StartFineTuneFunction": "labeltune.handlers.start_fine_tune.handler",
     "CheckFineTuneFunction": "labeltune.handlers.check_fine_tune.handler",

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from labeltune.domain import signature
+from labeltune.domain.project_config import ProjectConfig
+from labeltune.pipeline.export import snapshot_key
 from labeltune.pipeline.prepare import PreparedDataset, dataset_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,6 +24,8 @@ SAMPLE_WEBHOOK_SECRET = "sample-webhook-secret"
 PROJECT_ID = "clx-support-summaries-demo"
 RUN_ID = "run-sample-0001"
 JOB_ID = "ftjob-sample"
+EXPORT_TASK_ID = "clx-export-task-sample"
+CONFIG = ProjectConfig().model_dump(mode="json")
 BASE_MODEL = "gpt-4.1-mini-2025-04-14"
 API_ID = "a1b2c3d4e5"
 ACCOUNT_ID = "123456789012"
@@ -196,12 +200,26 @@ def build_events() -> dict[str, dict[str, Any]]:
             None,
             iam_caller=True,
         ),
-        "prepare_dataset.json": {"run_id": RUN_ID, "project_id": PROJECT_ID},
-        "start_fine_tune.json": {"run_id": RUN_ID, "dataset": DATASET},
+        "export_labels_start.json": {"action": "start", "run_id": RUN_ID, "project_id": PROJECT_ID},
+        "export_labels_check.json": {"action": "check", "run_id": RUN_ID, "task_id": EXPORT_TASK_ID},
+        "export_labels_snapshot.json": {"action": "snapshot", "run_id": RUN_ID, "task_id": EXPORT_TASK_ID},
+        "prepare_dataset.json": {
+            "run_id": RUN_ID,
+            "project_id": PROJECT_ID,
+            "config": CONFIG,
+            "snapshot_key": snapshot_key(RUN_ID),
+        },
+        "start_fine_tune.json": {"run_id": RUN_ID, "dataset": DATASET, "config": CONFIG},
         "check_fine_tune.json": {"run_id": RUN_ID, "job_id": JOB_ID},
-        "evaluate.json": {"run_id": RUN_ID, "dataset": DATASET, "job": job},
+        "evaluate.json": {
+            "run_id": RUN_ID,
+            "dataset": DATASET,
+            "job": job,
+            "config": CONFIG,
+        },
         "record_outcome.json": {
             "run_id": RUN_ID,
+            "project_id": PROJECT_ID,
             "outcome": "FAILED",
             "error": "FineTuneFailed",
             "cause": "The fine-tuning job failed: the training file has fewer than 10 valid examples.",

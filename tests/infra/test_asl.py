@@ -122,6 +122,7 @@ def test_every_invoked_lambda_has_an_invoke_policy(template: dict[str, Any], asl
     }
     assert invoked == granted
     assert invoked == {
+        "ExportLabelsFunction",
         "PrepareDatasetFunction",
         "StartFineTuneFunction",
         "CheckFineTuneFunction",
@@ -135,6 +136,7 @@ def test_every_invoked_lambda_has_an_invoke_policy(template: dict[str, Any], asl
 def test_translated_definition_keeps_substitutions(translated: dict[str, Any]) -> None:
     machine = translated["Resources"]["PipelineStateMachine"]["Properties"]
     assert set(machine["DefinitionSubstitutions"]) == {
+        "ExportLabelsFunctionArn",
         "PrepareDatasetFunctionArn",
         "StartFineTuneFunctionArn",
         "CheckFineTuneFunctionArn",

@@ -84,14 +84,18 @@ def test_api_events_use_payload_format_1_0(
 
 
 def test_step_events_chain_like_the_state_machine() -> None:
+    snapshot = _load("export_labels_snapshot.json")
     prepare = _load("prepare_dataset.json")
     start = _load("start_fine_tune.json")
     check = _load("check_fine_tune.json")
     evaluate = _load("evaluate.json")
     record = _load("record_outcome.json")
     run_id = prepare["run_id"]
-    assert prepare == {"run_id": "run-sample-0001", "project_id": "clx-support-summaries-demo"}
-    assert {start["run_id"], check["run_id"], evaluate["run_id"], record["run_id"]} == {run_id}
+    assert (prepare["run_id"], prepare["project_id"]) == ("run-sample-0001", "clx-support-summaries-demo")
+    assert prepare["snapshot_key"] == f"runs/{run_id}/export.ndjson"
+    assert {snapshot["run_id"], start["run_id"], check["run_id"], evaluate["run_id"], record["run_id"]} == {run_id}
+    assert prepare["config"] == start["config"] == evaluate["config"]
+    assert record["project_id"] == prepare["project_id"]
     assert start["dataset"] == evaluate["dataset"]
     assert start["dataset"]["run_id"] == run_id
     counts = start["dataset"]["counts"]

@@ -1,4 +1,4 @@
-"""Prepare: the sample export through convert and split into JSONL files, counted on the run record."""
+"""Prepare: the sample export through the dataset builder into JSONL files, counted on the run record."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from labeltune.adapters.memory import InMemoryObjectStore, InMemoryRunStore, ListLabelSource
 from labeltune.domain.conversion import LABEL_CHOICE_RULE, Reason
+from labeltune.domain.project_config import Hyperparameters, ProjectConfig
 from labeltune.domain.split import SplitRatios, assign_split
 from labeltune.errors import DatasetTooSmall
 from labeltune.pipeline.prepare import DatasetOptions, PreparedDataset, dataset_key, prepare_dataset
@@ -54,7 +55,7 @@ def test_counts_add_up(export_rows: list[dict[str, Any]], store: InMemoryObjectS
     assert counts["rejected"] == 7
     assert counts["eval"] >= 1 and counts["train"] >= 10
     assert dataset.rejected_by_reason == {
-        Reason.MALFORMED: 1,
+        Reason.INVALID_JSON: 1,
         Reason.NO_LABEL: 1,
         Reason.NOT_DONE: 3,
         Reason.EMPTY_RESPONSE: 1,
@@ -70,9 +71,11 @@ def test_files_are_written_under_the_run(
     export_rows: list[dict[str, Any]], store: InMemoryObjectStore, runs: InMemoryRunStore
 ) -> None:
     dataset = prepare(export_rows, store, runs)
-    expected = {dataset_key(RUN, f"{name}.jsonl") for name in ("train", "validation", "eval", "rejected")}
-    assert set(store.keys()) == expected
-    assert {dataset.train_key, dataset.validation_key, dataset.eval_key, dataset.rejected_key} == expected
+    names = ("train.jsonl", "validation.jsonl", "eval.jsonl", "rejected.ndjson", "report.json")
+    assert set(store.keys()) == {dataset_key(RUN, name) for name in names}
+    assert [dataset.train_key, dataset.validation_key, dataset.eval_key, dataset.rejected_key, dataset.report_key] == [
+        dataset_key(RUN, name) for name in names
+    ]
 
 
 def test_train_and_validation_lines_are_exactly_chat_messages(
@@ -131,7 +134,7 @@ def test_rejected_file_holds_ids_and_reasons_only(
     for record in rejected:
         assert set(record) == {"data_row_id", "reason", "line_number"}
     by_line = {record["line_number"]: record for record in rejected}
-    assert by_line[4] == {"data_row_id": None, "reason": Reason.MALFORMED, "line_number": 4}
+    assert by_line[4] == {"data_row_id": None, "reason": Reason.INVALID_JSON, "line_number": 4}
     # line numbers point back at the export rows (1-based)
     for number, record in by_line.items():
         if record["data_row_id"] is not None:
@@ -158,6 +161,15 @@ def test_run_record_gets_the_counts(
     assert run["rejected_by_reason"] == dataset.rejected_by_reason
     assert run["label_choice_rule"] == LABEL_CHOICE_RULE
     assert run["dataset_uri"] == store.uri(f"runs/{RUN}/dataset/")
+    # the report's headline numbers
+    report = store.get_json(dataset.report_key)
+    assert run["report_uri"] == store.uri(dataset.report_key)
+    assert run["duplicates_removed"] == report["duplicates_removed"] == 0
+    assert run["train_tokens"] == report["training"]["train_tokens"] > 0
+    assert run["billable_tokens_estimate"] == report["training"]["billable_tokens"] == 3 * run["train_tokens"]
+    assert run["n_epochs_estimate"] == report["training"]["n_epochs"] == 3
+    assert run["estimated_cost_usd"] == report["cost"]["estimated_usd"] > 0
+    assert run["token_encoding"] == "o200k_base"
 
 
 def test_too_few_examples_raises_and_records_the_counts(
@@ -171,7 +183,11 @@ def test_too_few_examples_raises_and_records_the_counts(
     assert run["rejected_rows"] == 6
     assert run["train_examples"] + run["validation_examples"] + run["eval_examples"] == 80
     assert run["rejected_by_reason"][Reason.NOT_DONE] == 3
-    assert store.keys() == []  # nothing uploaded for a run that cannot train
+    # No example file is uploaded for a run that cannot train; the report and the rejections (ids and
+    # reason codes, no content) are, so the run record can point at why.
+    assert store.keys() == [dataset_key(RUN, "rejected.ndjson"), dataset_key(RUN, "report.json")]
+    assert run["report_uri"] == store.uri(dataset_key(RUN, "report.json"))
+    assert store.get_json(dataset_key(RUN, "report.json"))["ok"] is False
 
 
 def test_no_usable_rows_at_all(store: InMemoryObjectStore, runs: InMemoryRunStore) -> None:
@@ -202,7 +218,7 @@ def test_a_malformed_row_is_counted_not_fatal(
     assert {k: dirty.counts[k] for k in ("train", "validation", "eval")} == {
         k: clean[k] for k in ("train", "validation", "eval")
     }
-    assert dirty.rejected_by_reason[Reason.MALFORMED] == 2
+    assert dirty.rejected_by_reason[Reason.INVALID_JSON] == 2
 
 
 def test_train_and_eval_are_disjoint_by_data_row(
@@ -264,6 +280,60 @@ def test_an_unparsable_export_line_is_counted_not_fatal(
     source = ListLabelSource.from_ndjson(broken)
     dataset = prepare_dataset(RUN, PROJECT, source, store, runs, DatasetOptions(system_prompt=SYSTEM))
     assert dataset.counts["rows_read"] == 88
-    assert dataset.rejected_by_reason[Reason.MALFORMED] == 2
-    rejected = {r["line_number"]: r for r in store.read_jsonl(dataset.rejected_key) if r["reason"] == Reason.MALFORMED}
+    assert dataset.rejected_by_reason[Reason.INVALID_JSON] == 2
+    rejected = {
+        r["line_number"]: r for r in store.read_jsonl(dataset.rejected_key) if r["reason"] == Reason.INVALID_JSON
+    }
     assert set(rejected) == {2, 88}
+
+
+def test_every_uploaded_line_passes_the_independent_openai_rules(
+    export_rows: list[dict[str, Any]], store: InMemoryObjectStore, runs: InMemoryRunStore, tmp_path: Path
+) -> None:
+    # tests/dataset/openai_rules.py: tests/ is on sys.path, as for every test package here
+    from dataset.openai_rules import dataset_problems
+
+    dataset = prepare(export_rows, store, runs)
+    for name, key in (("train", dataset.train_key), ("validation", dataset.validation_key), ("eval", dataset.eval_key)):
+        (tmp_path / f"{name}.jsonl").write_bytes(store.objects[key])
+    assert dataset_problems(tmp_path) == []
+
+
+def test_the_project_configuration_is_used_whole(
+    export_rows: list[dict[str, Any]], store: InMemoryObjectStore, runs: InMemoryRunStore
+) -> None:
+    config = ProjectConfig(
+        system_prompt="Two sentences, no personal data.",
+        base_model="gpt-4o-mini-2024-07-18",
+        hyperparameters=Hyperparameters(n_epochs=2),
+        max_tokens_per_example=280,
+    )
+    dataset = prepare_dataset(RUN, PROJECT, ListLabelSource(export_rows), store, runs, config)
+    report = store.get_json(dataset.report_key)
+    assert report["base_model"] == "gpt-4o-mini-2024-07-18" and report["max_tokens_per_example"] == 280
+    assert dataset.rejected_by_reason[Reason.TOO_MANY_TOKENS] > 0
+    assert report["training"]["n_epochs"] == 2 and report["cost"]["priced_as"] == "gpt-4o-mini-2024-07-18"
+    first = store.read_jsonl(dataset.train_key)[0]
+    assert first["messages"][0]["content"] == "Two sentences, no personal data."
+
+
+def test_dataset_options_still_work_and_carry_the_base_model() -> None:
+    config = DatasetOptions(system_prompt=SYSTEM, base_model="gpt-4.1-2025-04-14", n_epochs=5).to_config()
+    assert (config.system_prompt, config.base_model, config.hyperparameters.n_epochs) == (
+        SYSTEM,
+        "gpt-4.1-2025-04-14",
+        5,
+    )
+
+
+def test_duplicate_rows_are_counted_as_rejections_and_on_the_run(
+    export_rows: list[dict[str, Any]], store: InMemoryObjectStore, runs: InMemoryRunStore
+) -> None:
+    again = [dict(r, data_row={**r["data_row"], "id": r["data_row"]["id"] + "-2"}) for r in export_rows[:10]]
+    dataset = prepare([*export_rows, *again], store, runs)
+    run = runs.get_run(RUN)
+    assert run is not None
+    assert (
+        dataset.counts["rows_read"] == 96 == sum(dataset.counts[k] for k in ("train", "validation", "eval", "rejected"))
+    )
+    assert run["duplicates_removed"] == dataset.rejected_by_reason[Reason.DUPLICATE_EXAMPLE] > 0

@@ -1,244 +1,230 @@
-"""A webhook delivery or a manual request becomes exactly one run, however often it is repeated."""
+"""Webhook semantics and the per-project trigger policy, on in-memory stores."""
 
 from __future__ import annotations
 
-import hashlib
 import json
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
-from labeltune.adapters.memory import InMemoryRunStore, RecordingStarter
-from labeltune.domain.run_ids import is_valid_run_id, run_id_for_delivery
+from labeltune.adapters.memory import InMemoryProjectStore, InMemoryRunStore, RecordingStarter
+from labeltune.domain.project_config import ProjectConfig
 from labeltune.domain.signature import sign
-from labeltune.pipeline.trigger import accept_labelbox_webhook, request_manual_run
+from labeltune.domain.webhook import MAX_BODY_BYTES
+from labeltune.pipeline.trigger import Trigger, accept_labelbox_webhook, follow_up_run, request_manual_run
 
 SECRET = "5d41402abc4b2a76b9719d911017c592"
 PROJECT = "clx-support-summaries-demo"
-POLL = 300
 
 
-def v1_body(project_id: str = PROJECT, label_id: str = "lbl-1") -> bytes:
-    """A v1 (SDK-created webhook) payload: `label` is a JSON string, the project under `project.id`."""
-    payload = {
-        "id": label_id,
-        "label": json.dumps({"classifications": [{"title": "summary", "answer": "A summary."}]}),
-        "dataRow": {"id": "dr-1"},
-        "project": {"id": project_id},
-        "createdAt": "2026-03-02T10:00:00.000Z",
-    }
-    return json.dumps(payload).encode()
+class DictOnce:
+    """Stands in for Powertools idempotency: the first reply per key is kept and replayed."""
+
+    def __init__(self) -> None:
+        self.replies: dict[str, dict[str, Any]] = {}
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, key: str, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        with self._lock:
+            self.calls += 1
+            if key not in self.replies:
+                self.replies[key] = work()
+            return self.replies[key]
 
 
-def headers(body: bytes, delivery: str | None = "delivery-1", event: str = "LABEL_CREATED") -> dict[str, str]:
-    result = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(SECRET, body), "X-Labelbox-Event": event}
-    if delivery is not None:
-        result["X-Labelbox-Id"] = delivery
-    return result
-
-
-@pytest.fixture
-def runs() -> InMemoryRunStore:
-    return InMemoryRunStore()
+def passthrough(key: str, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    return work()
 
 
 @pytest.fixture
-def starter() -> RecordingStarter:
-    return RecordingStarter()
+def trigger() -> Trigger:
+    projects = InMemoryProjectStore()
+    projects.put_config(PROJECT, ProjectConfig().model_dump(mode="json"))
+    return Trigger(projects, InMemoryRunStore(), RecordingStarter(), poll_interval_seconds=5)
 
 
-def deliver(body: bytes, hdrs: dict[str, str], runs: InMemoryRunStore, starter: RecordingStarter) -> Any:
-    return accept_labelbox_webhook(body, hdrs, SECRET, runs, starter, POLL)
+def configure(trigger: Trigger, **changes: Any) -> None:
+    trigger.projects.put_config(PROJECT, ProjectConfig(**changes).model_dump(mode="json"))
 
 
-def test_accepted_delivery_creates_and_starts_one_run(runs: InMemoryRunStore, starter: RecordingStarter) -> None:
-    body = v1_body()
-    reply = deliver(body, headers(body), runs, starter)
+def body(project_id: str = PROJECT, **extra: Any) -> bytes:
+    return json.dumps({"id": "lbl-1", "label": "{}", "project": {"id": project_id}, **extra}).encode()
 
-    run_id = run_id_for_delivery(PROJECT, "delivery-1")
-    assert reply.status_code == 202
-    assert reply.body == {"run_id": run_id, "project_id": PROJECT, "duplicate": False}
-    assert is_valid_run_id(run_id)
-    run = runs.get_run(run_id)
-    assert run is not None
-    assert run["project_id"] == PROJECT
-    assert run["status"] == "STARTED"
-    assert (run["trigger"], run["trigger_event"], run["delivery_id"]) == ("webhook", "LABEL_CREATED", "delivery-1")
-    assert starter.calls == [(run_id, {"run_id": run_id, "project_id": PROJECT, "poll_interval_seconds": POLL})]
+
+def deliver(
+    trigger: Trigger,
+    payload: bytes | None = None,
+    delivery_id: str = "d-1",
+    topic: str | None = "WORKFLOW_ACTION",
+    once: Callable[..., dict[str, Any]] = passthrough,
+    signature: str | None = None,
+) -> Any:
+    payload = body() if payload is None else payload
+    headers = {"X-Hub-Signature-256": signature or sign(SECRET, payload), "X-Labelbox-Id": delivery_id}
+    if topic:
+        headers["X-Labelbox-Event"] = topic
+    return accept_labelbox_webhook(payload, headers, SECRET, trigger, once)
+
+
+def runs_of(trigger: Trigger) -> list[dict[str, Any]]:
+    return trigger.runs.list_runs(PROJECT)
+
+
+# -- client faults never touch state -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "bad_headers",
+    ("payload", "signature", "status"),
     [
-        {},
-        {"X-Hub-Signature-256": sign("wrong-secret", v1_body()), "X-Labelbox-Id": "d"},
-        {"X-Hub-Signature-256": "sha256=", "X-Labelbox-Id": "d"},
+        (body(), sign("wrong-secret", body()), 401),
+        (b"not json", None, 400),
+        (b"[1, 2]", None, 400),
+        (json.dumps({"id": "x"}).encode(), None, 400),
+        (b"x" * (MAX_BODY_BYTES + 1), None, 413),
+        (body("unknown-project"), None, 404),
     ],
-    ids=["unsigned", "wrong-secret", "empty-signature"],
 )
-def test_bad_signature_is_401_and_nothing_happens(
-    bad_headers: dict[str, str], runs: InMemoryRunStore, starter: RecordingStarter
+def test_client_faults_get_4xx_and_change_nothing(
+    trigger: Trigger, payload: bytes, signature: str | None, status: int
 ) -> None:
-    reply = deliver(v1_body(), bad_headers, runs, starter)
-    assert reply.status_code == 401
-    assert "run_id" not in reply.body
-    assert runs.items == {}
-    assert starter.calls == []
+    before = trigger.projects.get_project(PROJECT)
+    reply = deliver(trigger, payload, signature=signature)
+    assert reply.status_code == status
+    assert trigger.projects.get_project(PROJECT) == before
+    assert trigger.starter.calls == [] and runs_of(trigger) == []
 
 
-def test_body_changed_after_signing_is_401(runs: InMemoryRunStore, starter: RecordingStarter) -> None:
-    body = v1_body()
-    reply = deliver(v1_body(project_id="another-project"), headers(body), runs, starter)
-    assert reply.status_code == 401
-    assert runs.items == {} and starter.calls == []
+def test_unknown_topic_is_acknowledged_and_ignored(trigger: Trigger) -> None:
+    reply = deliver(trigger, topic="REVIEW_CREATED")
+    assert reply.status_code == 202 and reply.body["ignored"] == "unknown topic"
+    assert trigger.projects.get_project(PROJECT)["pending_events"] == 0
 
 
-@pytest.mark.parametrize(
-    "body", [b"not json", b'{"project": ', b"\xff\xfe\x00garbage"], ids=["text", "truncated", "binary"]
-)
-def test_signed_non_json_is_400(body: bytes, runs: InMemoryRunStore, starter: RecordingStarter) -> None:
-    reply = deliver(body, headers(body), runs, starter)
-    assert reply.status_code == 400
-    assert runs.items == {} and starter.calls == []
+def test_topic_can_come_from_the_payload(trigger: Trigger) -> None:
+    reply = deliver(trigger, body(event="WORKFLOW_ACTION"), topic=None)
+    assert reply.status_code == 202 and reply.body["counted"] is True
 
 
-@pytest.mark.parametrize(
-    "payload",
-    [
-        {"id": "lbl-1", "dataRow": {"id": "dr-1"}},
-        {"project": {"id": ""}},
-        {"project": {}},
-        {"project": "clx-1"},
-        {"projects": {}},
-        {"projects": {"p1": {}, "p2": {}}},
-        [{"project": {"id": PROJECT}}],
-        "just a string",
-    ],
-    ids=["no-project", "empty-id", "no-id", "project-str", "projects-empty", "two-projects", "list", "string"],
-)
-def test_payload_without_a_project_is_400(payload: Any, runs: InMemoryRunStore, starter: RecordingStarter) -> None:
-    body = json.dumps(payload).encode()
-    reply = deliver(body, headers(body), runs, starter)
-    assert reply.status_code == 400
-    assert runs.items == {} and starter.calls == []
+def test_v2_export_shaped_payload_names_its_project(trigger: Trigger) -> None:
+    payload = json.dumps({"data_row": {"id": "dr-1"}, "projects": {PROJECT: {"labels": []}}}).encode()
+    assert deliver(trigger, payload).body["project_id"] == PROJECT
 
 
-def test_repeated_delivery_is_one_run(runs: InMemoryRunStore, starter: RecordingStarter) -> None:
-    body = v1_body()
-    first = deliver(body, headers(body), runs, starter)
-    second = deliver(body, headers(body), runs, starter)
-
-    assert first.status_code == second.status_code == 202
-    assert second.body["run_id"] == first.body["run_id"]
-    assert (first.body["duplicate"], second.body["duplicate"]) == (False, True)
-    assert list(runs.items) == [first.body["run_id"]]
-    # the starter is asked again (that repairs a start lost after the run was created) and starts nothing
-    assert [run_id for run_id, _ in starter.calls] == [first.body["run_id"]] * 2
-    assert list(starter.started) == [first.body["run_id"]]
+def test_label_created_is_not_an_approval_by_default(trigger: Trigger) -> None:
+    reply = deliver(trigger, topic="LABEL_CREATED")
+    assert reply.status_code == 202 and reply.body["counted"] is False
+    assert runs_of(trigger) == []
 
 
-def test_repeated_delivery_with_a_different_body_is_still_one_run(
-    runs: InMemoryRunStore, starter: RecordingStarter
-) -> None:
-    # The delivery id, not the body, identifies a delivery (a retry may be re-serialised).
-    a, b = v1_body(label_id="lbl-1"), v1_body(label_id="lbl-1-retry")
-    first = deliver(a, headers(a), runs, starter)
-    second = deliver(b, headers(b), runs, starter)
-    assert second.body == {**first.body, "duplicate": True}
-    assert len(runs.items) == 1
+def test_projects_without_review_can_count_label_events(trigger: Trigger) -> None:
+    configure(trigger, trigger_topics=("LABEL_CREATED", "WORKFLOW_ACTION"))
+    assert deliver(trigger, topic="LABEL_CREATED").body["run_id"] is not None
 
 
-def test_a_start_lost_after_the_run_was_created_is_repaired_by_the_repeat(
-    runs: InMemoryRunStore, starter: RecordingStarter
-) -> None:
-    body = v1_body()
-    run_id = run_id_for_delivery(PROJECT, "delivery-1")
-    runs.create_run(run_id, PROJECT, status="STARTED")  # the first attempt got this far, then died
-    reply = deliver(body, headers(body), runs, starter)
-    assert reply.body["duplicate"] is True
-    assert list(starter.started) == [run_id]
+def test_label_deleted_never_counts(trigger: Trigger) -> None:
+    assert deliver(trigger, topic="LABEL_DELETED").body["counted"] is False
 
 
-def test_different_deliveries_are_different_runs(runs: InMemoryRunStore, starter: RecordingStarter) -> None:
-    body = v1_body()
-    first = deliver(body, headers(body, delivery="delivery-1"), runs, starter)
-    second = deliver(body, headers(body, delivery="delivery-2"), runs, starter)
-    assert first.body["run_id"] != second.body["run_id"]
-    assert not first.body["duplicate"] and not second.body["duplicate"]
-    assert len(runs.items) == 2
-    assert set(starter.started) == {first.body["run_id"], second.body["run_id"]}
-    assert [r["run_id"] for r in runs.list_runs(PROJECT)] == [second.body["run_id"], first.body["run_id"]]
+# -- the threshold and the single in-flight run ------------------------------------------------------
 
 
-def test_v2_export_shaped_payload(runs: InMemoryRunStore, starter: RecordingStarter) -> None:
-    payload = {
-        "data_row": {"id": "dr-1", "global_key": "chat-0001"},
-        "projects": {PROJECT: {"name": "Support chat summaries", "labels": [], "project_details": {}}},
-    }
-    body = json.dumps(payload).encode()
-    reply = deliver(body, headers(body, event="WORKFLOW_ACTION"), runs, starter)
-    assert reply.status_code == 202
-    assert reply.body["project_id"] == PROJECT
-    assert reply.body["run_id"] == run_id_for_delivery(PROJECT, "delivery-1")
-    run = runs.get_run(reply.body["run_id"])
-    assert run is not None and run["trigger_event"] == "WORKFLOW_ACTION"
+def test_a_run_starts_when_the_threshold_is_reached(trigger: Trigger) -> None:
+    configure(trigger, min_new_labels=3)
+    first, second = deliver(trigger, delivery_id="a"), deliver(trigger, delivery_id="b")
+    assert first.body["run_id"] is None and second.body["pending_events"] == 2
+    third = deliver(trigger, delivery_id="c")
+    assert third.body["run_id"] is not None
+    (run_id, payload), = trigger.starter.started.items()
+    assert run_id == third.body["run_id"]
+    assert payload["config"]["min_new_labels"] == 3 and payload["poll_interval_seconds"] == 5
+    run = trigger.runs.get_run(run_id)
+    assert run["triggered_by"] == "webhook" and run["delivery_id"] == "c" and run["status"] == "STARTED"
+    assert run["events_consumed"] == 3
+    project = trigger.projects.get_project(PROJECT)
+    assert project["active_run_id"] == run_id and project["pending_events"] == 0
 
 
-def test_header_names_in_any_case(runs: InMemoryRunStore, starter: RecordingStarter) -> None:
-    body = v1_body()
-    lowered = {k.lower(): v for k, v in headers(body, delivery="Delivery-XYZ").items()}
-    reply = deliver(body, lowered, runs, starter)
-    assert reply.status_code == 202
-    assert reply.body["run_id"] == run_id_for_delivery(PROJECT, "Delivery-XYZ")
+def test_twenty_repeats_of_one_delivery_count_once(trigger: Trigger) -> None:
+    configure(trigger, min_new_labels=2)
+    once = DictOnce()
+    replies = [deliver(trigger, delivery_id="same", once=once) for _ in range(20)]
+    assert {r.status_code for r in replies} == {202}
+    assert once.calls == 20
+    assert trigger.projects.get_project(PROJECT)["pending_events"] == 1
+    assert runs_of(trigger) == []
 
 
-def test_delivery_id_falls_back_to_a_body_hash(runs: InMemoryRunStore, starter: RecordingStarter) -> None:
-    body = v1_body()
-    first = deliver(body, headers(body, delivery=None), runs, starter)
-    again = deliver(body, headers(body, delivery=None), runs, starter)
-    other_body = v1_body(label_id="lbl-2")
-    other = deliver(other_body, headers(other_body, delivery=None), runs, starter)
-
-    digest = hashlib.sha256(body).hexdigest()
-    assert first.status_code == 202
-    assert first.body["run_id"] == run_id_for_delivery(PROJECT, digest)
-    assert again.body == {**first.body, "duplicate": True}
-    assert other.body["run_id"] != first.body["run_id"]
-    run = runs.get_run(first.body["run_id"])
-    assert run is not None
-    assert run["delivery_id"] == digest
-    assert run["trigger_event"] == "LABEL_CREATED"
+def test_concurrent_triggers_start_exactly_one_run(trigger: Trigger) -> None:
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        replies = list(pool.map(lambda i: deliver(trigger, delivery_id=f"d-{i}"), range(64)))
+    started = [r.body["run_id"] for r in replies if r.body["run_id"]]
+    assert len(started) == 1
+    assert len(trigger.starter.started) == 1 and len(runs_of(trigger)) == 1
+    # No event is lost: those the run took plus those still pending (for a follow-up) are all 64.
+    pending = trigger.projects.get_project(PROJECT)["pending_events"]
+    (run,) = runs_of(trigger)
+    assert run["events_consumed"] >= 1
+    assert run["events_consumed"] + pending == 64
 
 
-def test_missing_event_header_is_recorded_as_unknown(runs: InMemoryRunStore, starter: RecordingStarter) -> None:
-    body = v1_body()
-    hdrs = headers(body)
-    del hdrs["X-Labelbox-Event"]
-    reply = deliver(body, hdrs, runs, starter)
-    run = runs.get_run(reply.body["run_id"])
-    assert run is not None and run["trigger_event"] == "unknown"
+def test_labels_during_a_run_lead_to_exactly_one_follow_up(trigger: Trigger) -> None:
+    configure(trigger, min_new_labels=2)
+    deliver(trigger, delivery_id="a")
+    first_run = deliver(trigger, delivery_id="b").body["run_id"]
+    during = [deliver(trigger, delivery_id=f"during-{i}") for i in range(5)]
+    assert all(r.body["run_id"] is None and r.body["active_run_id"] == first_run for r in during)
+
+    follow_up = follow_up_run(first_run, PROJECT, trigger)
+    assert follow_up is not None and follow_up != first_run
+    assert follow_up_run(first_run, PROJECT, trigger) == follow_up  # a retried RecordOutcome: the same run
+    assert set(trigger.starter.started) == {first_run, follow_up}
+    assert trigger.runs.get_run(follow_up)["follows_run_id"] == first_run
+    assert trigger.projects.get_project(PROJECT)["active_run_id"] == follow_up
+
+    assert follow_up_run(follow_up, PROJECT, trigger) is None  # nothing new arrived: no third run
+    assert "active_run_id" not in trigger.projects.get_project(PROJECT)
 
 
-def test_manual_run_with_idempotency_key(runs: InMemoryRunStore, starter: RecordingStarter) -> None:
-    first = request_manual_run(PROJECT, "deploy-42", runs, starter, POLL)
-    second = request_manual_run(PROJECT, "deploy-42", runs, starter, POLL)
-    other = request_manual_run(PROJECT, "deploy-43", runs, starter, POLL)
-
-    assert first.status_code == 202
-    assert (first.body["duplicate"], second.body["duplicate"], other.body["duplicate"]) == (False, True, False)
-    assert second.body["run_id"] == first.body["run_id"] != other.body["run_id"]
-    assert len(runs.items) == 2
-    assert set(starter.started) == {first.body["run_id"], other.body["run_id"]}
-    run = runs.get_run(first.body["run_id"])
-    assert run is not None
-    assert (run["trigger"], run["status"], run["project_id"]) == ("manual", "STARTED", PROJECT)
-    assert starter.started[first.body["run_id"]]["poll_interval_seconds"] == POLL
+def test_a_retried_follow_up_after_a_crash_still_starts_it(trigger: Trigger) -> None:
+    configure(trigger, min_new_labels=1)
+    run_id = deliver(trigger, delivery_id="a").body["run_id"]
+    deliver(trigger, delivery_id="b")
+    trigger.projects.release_run(PROJECT, run_id)  # the first attempt released, then crashed
+    follow_up = follow_up_run(run_id, PROJECT, trigger)
+    assert follow_up is not None and follow_up in trigger.starter.started
 
 
-def test_manual_run_without_key_always_starts_a_new_run(runs: InMemoryRunStore, starter: RecordingStarter) -> None:
-    replies = [request_manual_run(PROJECT, None, runs, starter, POLL) for _ in range(3)]
-    run_ids = [reply.body["run_id"] for reply in replies]
-    assert len(set(run_ids)) == 3
-    assert all(is_valid_run_id(run_id) for run_id in run_ids)
-    assert not any(reply.body["duplicate"] for reply in replies)
-    assert set(runs.items) == set(starter.started) == set(run_ids)
+def test_an_abandoned_claim_can_be_taken_over(trigger: Trigger) -> None:
+    run_id = deliver(trigger, delivery_id="a").body["run_id"]
+    trigger.projects.items[PROJECT]["active_run_started_at"] = "2020-01-01T00:00:00.000+00:00"
+    second = deliver(trigger, delivery_id="b").body["run_id"]
+    assert second is not None and second != run_id
+
+
+# -- manual runs -------------------------------------------------------------------------------------
+
+
+def test_manual_run_bypasses_the_threshold_but_not_the_in_flight_rule(trigger: Trigger) -> None:
+    configure(trigger, min_new_labels=50)
+    started = request_manual_run(PROJECT, None, trigger)
+    assert started.status_code == 202
+    blocked = request_manual_run(PROJECT, None, trigger)
+    assert blocked.status_code == 409 and blocked.body["active_run_id"] == started.body["run_id"]
+    assert trigger.runs.get_run(started.body["run_id"])["triggered_by"] == "manual"
+
+
+def test_manual_run_with_an_idempotency_key_is_one_run(trigger: Trigger) -> None:
+    first = request_manual_run(PROJECT, "key-1", trigger)
+    again = request_manual_run(PROJECT, "key-1", trigger)
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert first.body["run_id"] == again.body["run_id"]
+    assert len(trigger.starter.started) == 1
+
+
+def test_manual_run_of_an_unknown_project_is_404(trigger: Trigger) -> None:
+    assert request_manual_run("nope", None, trigger).status_code == 404
+    assert trigger.starter.calls == []

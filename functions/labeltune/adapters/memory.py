@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,16 +27,30 @@ from labeltune.adapters.dynamodb_runs import _from_dynamo, _to_dynamo
 from labeltune.clock import now_iso
 from labeltune.domain.job_state import openai_job_state
 from labeltune.domain.models import FineTuneJob, JobState
+from labeltune.errors import RowDataFetchError, UnknownProject
 
 if TYPE_CHECKING:
-    from labeltune.ports import ChatModel, FineTuneProvider, LabelSource, ObjectStore, RunStore, WorkflowStarter
+    from labeltune.ports import (
+        ChatModel,
+        ExportService,
+        FineTuneProvider,
+        LabelSource,
+        ObjectStore,
+        ProjectStore,
+        RowDataFetcher,
+        RunStore,
+        WorkflowStarter,
+    )
 
 __all__ = [
+    "DictRowDataFetcher",
     "InMemoryObjectStore",
+    "InMemoryProjectStore",
     "InMemoryRunStore",
     "ListLabelSource",
     "RecordingStarter",
     "ScriptedChatModel",
+    "ScriptedExportService",
     "ScriptedFineTuneProvider",
 ]
 
@@ -407,6 +422,104 @@ class RecordingStarter:
         return True
 
 
+# --------------------------------------------------------------------------------------------------
+# ProjectStore, ExportService, RowDataFetcher
+
+
+class InMemoryProjectStore:
+    """ProjectStore with DynamoProjectStore's conditional semantics, made atomic by one lock so
+    concurrency tests exercise the same "exactly one claim wins" rule DynamoDB enforces."""
+
+    def __init__(self, clock: Callable[[], str] = now_iso) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def get_project(self, project_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            item = self.items.get(project_id)
+            return copy.deepcopy(item) if item is not None else None
+
+    def put_config(self, project_id: str, config: Mapping[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            now = self._clock()
+            item = self.items.setdefault(project_id, {"project_id": project_id, "created_at": now, "pending_events": 0})
+            item.update(config=_round_trip(dict(config)), updated_at=now)
+            return copy.deepcopy(item)
+
+    def record_events(self, project_id: str, count: int = 1) -> dict[str, Any]:
+        with self._lock:
+            if project_id not in self.items:
+                raise UnknownProject(project_id)
+            item = self.items[project_id]
+            item["pending_events"] = item.get("pending_events", 0) + count
+            item["last_event_at"] = self._clock()
+            return copy.deepcopy(item)
+
+    def claim_run(self, project_id: str, run_id: str, min_pending: int, stale_before: str) -> int | None:
+        with self._lock:
+            item = self.items.get(project_id)
+            if item is None:
+                return None
+            free = "active_run_id" not in item or str(item.get("active_run_started_at", "")) < stale_before
+            if free and item.get("pending_events", 0) >= min_pending:
+                item.update(
+                    active_run_id=run_id,
+                    active_run_started_at=self._clock(),
+                    active_run_events=item.get("pending_events", 0),
+                    pending_events=0,
+                    last_run_id=run_id,
+                )
+                return item["active_run_events"]
+            return item.get("active_run_events", 0) if item.get("active_run_id") == run_id else None
+
+    def release_run(self, project_id: str, run_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            item = self.items.get(project_id)
+            if item is None or item.get("active_run_id") != run_id:
+                return None
+            for key in ("active_run_id", "active_run_started_at", "active_run_events"):
+                item.pop(key, None)
+            item["last_run_finished_at"] = self._clock()
+            return copy.deepcopy(item)
+
+
+@dataclass
+class ScriptedExportService:
+    """ExportService over fixed rows: `statuses` are reported in turn (the last repeats)."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    statuses: Sequence[str] = ("COMPLETE",)
+    started: list[str] = field(default_factory=list)
+    checks: int = 0
+
+    def start_export(self, project_id: str) -> str:
+        self.started.append(project_id)
+        return f"task-{len(self.started)}"
+
+    def export_status(self, task_id: str) -> str:
+        status = self.statuses[min(self.checks, len(self.statuses) - 1)]
+        self.checks += 1
+        return status
+
+    def iter_export(self, task_id: str) -> Iterator[dict[str, Any]]:
+        yield from copy.deepcopy(self.rows)
+
+
+@dataclass
+class DictRowDataFetcher:
+    """RowDataFetcher over a dict of url -> text; unknown urls fail with `row_data_fetch_failed`."""
+
+    pages: dict[str, str] = field(default_factory=dict)
+    fetched: list[str] = field(default_factory=list)
+
+    def fetch(self, url: str) -> str:
+        self.fetched.append(url)
+        if url not in self.pages:
+            raise RowDataFetchError("row_data_fetch_failed", f"no page for {url}")
+        return self.pages[url]
+
+
 if TYPE_CHECKING:  # a type checker verifies here that each fake satisfies its Protocol
     _object_store: ObjectStore = InMemoryObjectStore()
     _run_store: RunStore = InMemoryRunStore()
@@ -414,3 +527,6 @@ if TYPE_CHECKING:  # a type checker verifies here that each fake satisfies its P
     _provider: FineTuneProvider = ScriptedFineTuneProvider()
     _chat: ChatModel = ScriptedChatModel()
     _starter: WorkflowStarter = RecordingStarter()
+    _projects: ProjectStore = InMemoryProjectStore()
+    _exports: ExportService = ScriptedExportService()
+    _fetcher: RowDataFetcher = DictRowDataFetcher()

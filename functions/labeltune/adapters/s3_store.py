@@ -26,7 +26,9 @@ class S3ObjectStore:
     def read_lines(self, key: str) -> Iterator[str]:
         body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"]
         for raw in body.iter_lines():
-            yield raw.decode("utf-8")
+            # A line that is not UTF-8 keeps U+FFFD where bytes were lost; the converter rejects such a row
+            # (reason code) instead of one bad line failing the whole run.
+            yield raw.decode("utf-8", errors="replace")
 
     def put_json(self, key: str, value: Any) -> str:
         data = json.dumps(value, indent=2, sort_keys=True, default=str).encode()

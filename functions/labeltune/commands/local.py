@@ -37,6 +37,7 @@ def _local_up(args: argparse.Namespace) -> int:
     options = StackOptions(api_port=args.api_port, moto_port=args.moto_port, emulator_port=args.emulator_port)
     with LocalStack(options=options) as stack:
         stack.upload_export(args.project, Path(args.export))
+        stack.configure_project(args.project)
         assert stack.resources is not None and stack.emulator is not None
         print("labeltune local stack (LOCAL: all services emulated)")
         for service, how in EMULATED.items():

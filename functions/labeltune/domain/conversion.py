@@ -4,13 +4,20 @@ Rules that are easy to get wrong, made explicit here:
 - only rows whose workflow status in *this* project is DONE are trained on;
 - a row with several labels (rework, consensus) uses the most recently updated one (`LABEL_CHOICE_RULE`);
 - prompt and response are found by classification name/value or feature schema id, never by position;
-- the prompt is the data row's text for Text projects, or a classification for legacy prompt/response projects.
+- the prompt is the data row's text for Text projects, or a classification for legacy prompt/response projects;
+- a data row holding Labelbox conversational JSON (not plain text) is rendered as a "Speaker: text" transcript;
+- text that is not clean Unicode (unpaired surrogates, U+FFFD left by a lossy decode, control characters)
+  is rejected, never trained on.
+
+Every reason code a row can be rejected with, here or by the dataset builder, is listed in `Reason`.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -29,23 +36,116 @@ class FieldMapping(BaseModel):
 
 
 class Reason:
-    """Reason codes for rejected rows: stable strings, counted in reports."""
+    """Why a row is not in the dataset: stable strings, counted per code in reports and on the run record.
 
+    The one list of reason codes. Each rejected row is written to rejected.ndjson as its data row id (when
+    known), its 1-based export line number and one of these codes, never its content. A row gets the code
+    of the first check it fails, in this order:
+
+    Reading the line (dataset builder)
+      invalid_utf8            the line's bytes are not UTF-8 (and later: a prompt or response holding unpaired
+                              surrogates or U+FFFD replacement characters, i.e. bytes already lost upstream)
+      invalid_json            the line is not parseable JSON (an adapter's {"_malformed": true} marker too)
+      malformed_row           JSON, but not an export row: no data_row.id (and later: a prompt of the wrong type)
+    The row in this project (convert_row)
+      not_in_project          the row has no entry for the project being built (another project's row)
+      not_done                the row's workflow status in this project is not DONE
+      no_label                no label on the row
+      ambiguous_response      several free-text classifications and no mapping says which is the response
+      missing_response        the chosen (latest) label has no response classification
+      empty_response          the response is empty or whitespace only
+      row_data_url_scheme     the export stage would not fetch row_data's URL (not https)
+      row_data_fetch_timeout  fetching row_data's URL timed out
+      row_data_fetch_failed   fetching row_data's URL failed (HTTP error, connection)
+      row_data_too_large      row_data's URL holds more text than the fetch limit
+      row_data_not_utf8       row_data's URL holds bytes that are not UTF-8 text
+      unreadable_conversation row_data is Labelbox conversational JSON without a readable, linear transcript
+      missing_prompt          no prompt: no row_data, or no prompt classification (legacy projects)
+      empty_prompt            the prompt is empty or whitespace only
+      prompt_is_url           row_data is a URL to the text, not the text itself
+      control_characters      prompt or response holds control characters (other than tab, CR, LF)
+    The example in the dataset (dataset builder)
+      duplicate_data_row      a data row already seen earlier in the same export (the first one is kept)
+      duplicate_example       the same example as an earlier row once whitespace and case are normalised away
+      too_many_tokens         longer than the base model's per-example token limit
+      invalid_example         fails OpenAI's chat fine-tuning format checks (a guard: should never happen)
+    """
+
+    INVALID_UTF8 = "invalid_utf8"
+    INVALID_JSON = "invalid_json"
     MALFORMED = "malformed_row"
     NOT_IN_PROJECT = "not_in_project"
     NOT_DONE = "not_done"
     NO_LABEL = "no_label"
-    NO_RESPONSE = "missing_response"
     AMBIGUOUS_RESPONSE = "ambiguous_response"
+    NO_RESPONSE = "missing_response"
     EMPTY_RESPONSE = "empty_response"
+    ROW_DATA_URL_SCHEME = "row_data_url_scheme"
+    ROW_DATA_FETCH_TIMEOUT = "row_data_fetch_timeout"
+    ROW_DATA_FETCH_FAILED = "row_data_fetch_failed"
+    ROW_DATA_TOO_LARGE = "row_data_too_large"
+    ROW_DATA_NOT_UTF8 = "row_data_not_utf8"
+    UNREADABLE_CONVERSATION = "unreadable_conversation"
     NO_PROMPT = "missing_prompt"
     EMPTY_PROMPT = "empty_prompt"
     PROMPT_IS_URL = "prompt_is_url"
+    CONTROL_CHARACTERS = "control_characters"
+    DUPLICATE_DATA_ROW = "duplicate_data_row"
+    DUPLICATE_EXAMPLE = "duplicate_example"
+    TOO_MANY_TOKENS = "too_many_tokens"
+    INVALID_EXAMPLE = "invalid_example"
+
+    @classmethod
+    def all(cls) -> tuple[str, ...]:
+        """Every code, in check order."""
+        return tuple(value for name, value in vars(cls).items() if name.isupper())
+
+
+_MAP = (dict, Mapping)  # dict first: isinstance(x, Mapping) alone costs an ABC check per call, per row
+
+MALFORMED_MARKER_KEY = "_malformed"
+"""Label sources pass an unparsable export line on as {"_malformed": True}, so it is counted, not fatal."""
+
+ROW_DATA_ERROR_KEY = "_row_data_error"
+"""Set on a row by the export stage when row_data was a URL it could not fetch; the value is a row_data_* code."""
+_ROW_DATA_ERRORS = frozenset(
+    {
+        Reason.ROW_DATA_URL_SCHEME,
+        Reason.ROW_DATA_FETCH_TIMEOUT,
+        Reason.ROW_DATA_FETCH_FAILED,
+        Reason.ROW_DATA_TOO_LARGE,
+        Reason.ROW_DATA_NOT_UTF8,
+    }
+)
+
+CONVERSATIONAL_TYPE = "application/vnd.labelbox.conversational"
+"""Labelbox's conversational data row type; version 2 is `...conversational.model-chat-evaluation`."""
+
+# Characters that make a text garbage rather than language: C0 controls except tab, LF and CR; DEL; C1
+# controls (typically cp1252 bytes decoded as Latin-1); unpaired surrogates (JSON "\ud800" escapes that
+# no UTF-8 encoder accepts); U+FFFD, which a lossy decode leaves where bytes were lost.
+_GARBAGE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffd]")
+_NOT_UNICODE = re.compile("[\ud800-\udfff\ufffd]")
+
+
+# ASCII bytes -> 0 for the control characters of _GARBAGE, 1 for every other byte.
+_ASCII_CONTROL_MAP = bytes(
+    0 if b < 0x09 or b in (0x0B, 0x0C) or 0x0E <= b < 0x20 or b == 0x7F else 1 for b in range(256)
+)
+
+
+def text_defect(text: str) -> str | None:
+    """The reason code for a text that is not clean Unicode, or None for a clean one."""
+    if text.isascii():  # the common case: a table translation and a memchr instead of a regex scan
+        return Reason.CONTROL_CHARACTERS if 0 in text.encode("ascii").translate(_ASCII_CONTROL_MAP) else None
+    if _GARBAGE.search(text) is None:
+        return None
+    return Reason.INVALID_UTF8 if _NOT_UNICODE.search(text) else Reason.CONTROL_CHARACTERS
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
     """`value` when it is a JSON object, else an empty one: a wrongly typed field reads as missing."""
-    return value if isinstance(value, Mapping) else {}
+    return value if isinstance(value, _MAP) else {}
 
 
 def _list(value: Any) -> list[Any]:
@@ -54,7 +154,7 @@ def _list(value: Any) -> list[Any]:
 
 def _text_classifications(label: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     classifications = _list(_mapping(label.get("annotations")).get("classifications"))
-    return [c for c in classifications if isinstance(c, Mapping) and isinstance(c.get("text_answer"), Mapping)]
+    return [c for c in classifications if isinstance(c, _MAP) and isinstance(c.get("text_answer"), _MAP)]
 
 
 def _matches(classification: Mapping[str, Any], wanted: str) -> bool:
@@ -62,6 +162,9 @@ def _matches(classification: Mapping[str, Any], wanted: str) -> bool:
 
 
 def _choose_label(labels: list[Mapping[str, Any]]) -> Mapping[str, Any]:
+    if len(labels) == 1:
+        return labels[0]
+
     def recency(label: Mapping[str, Any]) -> str:
         details = _mapping(label.get("label_details"))
         return str(details.get("updated_at") or details.get("created_at") or "")
@@ -76,12 +179,143 @@ def _find_text(classifications: list[Mapping[str, Any]], wanted: str) -> str | N
     return None
 
 
+class _Unreadable(Exception):
+    """Raised inside the conversation renderer; becomes Reason.UNREADABLE_CONVERSATION."""
+
+
+def _speaker(user: Any, fallback: str) -> str:
+    user = _mapping(user)
+    for key in ("name", "userId"):
+        value = user.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return fallback
+
+
+def _v1_lines(conversation: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Version 1: an ordered "messages" list of {"content", "user": {"userId", "name"}}."""
+    messages = conversation.get("messages")
+    if not isinstance(messages, list):
+        raise _Unreadable
+    lines = []
+    for message in messages:
+        if not isinstance(message, _MAP) or not isinstance(message.get("content"), str):
+            raise _Unreadable
+        lines.append((_speaker(message.get("user"), "Speaker"), message["content"]))
+    return lines
+
+
+def _v2_lines(conversation: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Version 2 (model-chat-evaluation): messages keyed by id, linked by rootMessageIds/childMessageIds,
+    spoken by "actors". Only a linear conversation is a transcript: a branch (two replies to compare)
+    has no single reading, so it is unreadable rather than silently cut to one branch."""
+    messages, actors = conversation.get("messages"), _mapping(conversation.get("actors"))
+    roots = conversation.get("rootMessageIds")
+    if not isinstance(messages, _MAP) or not isinstance(roots, list) or len(roots) != 1:
+        raise _Unreadable
+    lines: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    current: Any = roots[0]
+    while current is not None:
+        message = messages.get(current) if isinstance(current, str) else None
+        if not isinstance(message, _MAP) or current in seen:
+            raise _Unreadable
+        seen.add(current)
+        actor = _mapping(actors.get(message.get("actorId")))
+        metadata = _mapping(actor.get("metadata"))
+        speaker = next(
+            (
+                v.strip()
+                for v in (metadata.get("name"), metadata.get("modelConfigName"), actor.get("role"))
+                if isinstance(v, str) and v.strip()
+            ),
+            "Speaker",
+        )
+        parts = message.get("content")
+        if isinstance(parts, str):
+            text = parts
+        elif isinstance(parts, list):
+            texts = [_mapping(p).get("content") for p in parts if _mapping(p).get("type", "text") == "text"]
+            if not all(isinstance(t, str) for t in texts):
+                raise _Unreadable
+            text = "\n".join(texts)
+        else:
+            raise _Unreadable
+        lines.append((speaker, text))
+        children = message.get("childMessageIds") or []
+        if not isinstance(children, list) or len(children) > 1:
+            raise _Unreadable
+        current = children[0] if children else None
+    return lines
+
+
+def _as_conversation(row_data: Any) -> Mapping[str, Any] | None:
+    """row_data as a Labelbox conversational object, or None when it is plain text."""
+    if type(row_data) is str and row_data[:1] not in ("{", " ", "\n", "\t", "\r"):
+        return None  # the common case costs one look at the first character: chats are not JSON
+    if isinstance(row_data, _MAP):
+        return row_data
+    if not isinstance(row_data, str) or not row_data.lstrip().startswith("{"):
+        return None
+    try:
+        parsed = json.loads(row_data)
+    except ValueError:
+        return None  # text that merely starts with "{"
+    if not isinstance(parsed, _MAP):
+        return None
+    kind = parsed.get("type")
+    if isinstance(kind, str) and kind.startswith(CONVERSATIONAL_TYPE):
+        return parsed
+    if kind is None and isinstance(parsed.get("messages"), list):
+        return parsed  # version 1 without its type field (older uploads)
+    return None  # some other JSON document: trained on as text
+
+
+def render_conversation(conversation: Mapping[str, Any]) -> str | None:
+    """A Labelbox conversational row as a readable transcript, one "Speaker: text" line per message
+    (the format of plain-text chats, so PII evaluation finds speaker names the same way). None when
+    there is no readable transcript. Model outputs to compare (`modelOutputs`) are not part of it."""
+    read = _v2_lines if isinstance(conversation.get("messages"), _MAP) else _v1_lines
+    try:
+        lines = read(conversation)
+    except _Unreadable:
+        return None
+    lines = [(speaker, text.strip()) for speaker, text in lines if text.strip()]
+    if not lines:
+        return None
+    return "\n".join(f"{speaker}: {text}" for speaker, text in lines)
+
+
+class ExampleFields(NamedTuple):
+    """What a row contributes to its example; the system prompt comes from the configuration."""
+
+    data_row_id: str
+    split_key: str
+    label_id: str
+    prompt: str
+    response: str
+
+
 def convert_row(
     row: Mapping[str, Any], project_id: str, mapping: FieldMapping, system_prompt: str
 ) -> ChatExample | Rejection:
     """Convert one export row. Never raises on bad data: every problem becomes a Rejection."""
-    data_row = row.get("data_row") if isinstance(row, Mapping) else None
-    if not isinstance(data_row, Mapping) or not data_row.get("id"):
+    fields = extract_example(row, project_id, mapping)
+    if isinstance(fields, Rejection):
+        return fields
+    return ChatExample(system=system_prompt, **fields._asdict())
+
+
+def _blank(text: str) -> bool:
+    return not text or text.isspace()  # no copy of the text, unlike strip()
+
+
+def extract_example(row: Mapping[str, Any], project_id: str, mapping: FieldMapping) -> ExampleFields | Rejection:
+    """`convert_row` without building the pydantic model: the dataset builder's per-row path."""
+    data_row = row.get("data_row") if isinstance(row, _MAP) else None
+    if not isinstance(data_row, _MAP) or not data_row.get("id"):
+        if isinstance(row, _MAP) and row.get(MALFORMED_MARKER_KEY) is True and data_row is None:
+            return Rejection(data_row_id=None, reason=Reason.INVALID_JSON)
         return Rejection(data_row_id=None, reason=Reason.MALFORMED)
     data_row_id = str(data_row["id"])
 
@@ -89,12 +323,12 @@ def convert_row(
         return Rejection(data_row_id=data_row_id, reason=reason)
 
     project = _mapping(row.get("projects")).get(project_id)
-    if not isinstance(project, Mapping):
+    if not isinstance(project, _MAP):
         return reject(Reason.NOT_IN_PROJECT)
     status = str(_mapping(project.get("project_details")).get("workflow_status") or "").upper()
     if status != DONE:
         return reject(Reason.NOT_DONE)
-    labels = [label for label in _list(project.get("labels")) if isinstance(label, Mapping)]
+    labels = [label for label in _list(project.get("labels")) if isinstance(label, _MAP)]
     if not labels:
         return reject(Reason.NO_LABEL)
     label = _choose_label(labels)
@@ -109,27 +343,39 @@ def convert_row(
         response = _find_text(texts, mapping.response_classification)
     if response is None:
         return reject(Reason.NO_RESPONSE)
-    if not response.strip():
+    if _blank(response):
         return reject(Reason.EMPTY_RESPONSE)
 
     if mapping.prompt_from == "row_data":
+        fetch_error = row.get(ROW_DATA_ERROR_KEY)
+        if fetch_error is not None:
+            return reject(fetch_error if fetch_error in _ROW_DATA_ERRORS else Reason.ROW_DATA_FETCH_FAILED)
         prompt = data_row.get("row_data")
-        if prompt is not None and not isinstance(prompt, str):
+        conversation = _as_conversation(prompt)
+        if conversation is not None:
+            prompt = render_conversation(conversation)
+            if prompt is None:
+                return reject(Reason.UNREADABLE_CONVERSATION)
+        elif prompt is not None and not isinstance(prompt, str):
             return reject(Reason.MALFORMED)
     else:
         prompt = _find_text(texts, mapping.prompt_from)
     if prompt is None:
         return reject(Reason.NO_PROMPT)
-    if not prompt.strip():
+    prompt = prompt.strip()
+    if not prompt:
         return reject(Reason.EMPTY_PROMPT)
-    if prompt.strip().startswith(("https://", "http://")) and "\n" not in prompt.strip():
+    if prompt.startswith(("https://", "http://")) and "\n" not in prompt:
         return reject(Reason.PROMPT_IS_URL)
+    response = response.strip()
+    defect = text_defect(prompt) or text_defect(response)
+    if defect is not None:
+        return reject(defect)
 
-    return ChatExample(
+    return ExampleFields(
         data_row_id=data_row_id,
         split_key=str(data_row.get("global_key") or data_row_id),
         label_id=str(label.get("id") or ""),
-        system=system_prompt,
-        prompt=prompt.strip(),
-        response=response.strip(),
+        prompt=prompt,
+        response=response,
     )

@@ -72,6 +72,7 @@ class FineTuneJob(BaseModel):
 
 class RunStatus(StrEnum):
     STARTED = "STARTED"
+    EXPORTING = "EXPORTING"
     PREPARING = "PREPARING"
     TRAINING = "TRAINING"
     EVALUATING = "EVALUATING"

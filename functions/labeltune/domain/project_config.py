@@ -62,6 +62,15 @@ class EvaluationThresholds(BaseModel):
     max_leak_rate: float = Field(0.0, ge=0, le=1, description="share of outputs allowed to leak PII")
     min_rouge_l: float = Field(0.0, ge=0, le=1, description="mean ROUGE-L the tuned model must reach")
 
+    def findings(self, leak_rate: float, rouge_l: float) -> list[str]:
+        """Why a tuned model falls short; an empty list means it passes."""
+        found = []
+        if leak_rate > self.max_leak_rate:
+            found.append(f"leak rate {leak_rate:.4f} above the allowed {self.max_leak_rate:.4f}")
+        if rouge_l < self.min_rouge_l:
+            found.append(f"ROUGE-L {rouge_l:.4f} below the required {self.min_rouge_l:.4f}")
+        return found
+
 
 class ProjectConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -73,4 +82,12 @@ class ProjectConfig(BaseModel):
     split: SplitRatios = SplitRatios()
     min_examples: int = Field(10, ge=10, description="OpenAI needs at least 10 training examples")
     min_new_labels: int = Field(1, ge=1, description="approval events that trigger a run")
+    max_tokens_per_example: int | None = Field(
+        None, ge=1, description="longest example kept, in tokens; None: the base model's own limit"
+    )
+    trigger_topics: tuple[Literal["WORKFLOW_ACTION", "LABEL_CREATED", "LABEL_UPDATED"], ...] = Field(
+        ("WORKFLOW_ACTION",),
+        min_length=1,
+        description="webhook topics counted as approvals; add LABEL_CREATED for projects without review",
+    )
     evaluation: EvaluationThresholds = EvaluationThresholds()

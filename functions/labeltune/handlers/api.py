@@ -1,4 +1,4 @@
-"""The HTTP API: the Labelbox webhook and the management routes.
+"""The HTTP API: the Labelbox webhook, project configuration and runs.
 
 `app` is a Powertools HttpResolverLocal: the same object is the Lambda handler (API Gateway payload
 format 1.0) and an ASGI app that uvicorn serves in the local stack.
@@ -7,11 +7,14 @@ format 1.0) and an ASGI app that uvicorn serves in the local stack.
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import HttpResolverLocal, Response, content_types
+from pydantic import ValidationError
 
 from labeltune.handlers.observability import lambda_entry, logger
+from labeltune.pipeline.projects import configure_project
 from labeltune.pipeline.trigger import Reply, accept_labelbox_webhook, request_manual_run
 from labeltune.wiring import services
 
@@ -25,31 +28,51 @@ def _raw_body() -> bytes:
     return base64.b64decode(body) if event.is_base64_encoded else body.encode("utf-8")
 
 
+def _json(status_code: int, body: Any) -> Response:
+    return Response(status_code=status_code, content_type=content_types.APPLICATION_JSON, body=body)
+
+
 def _respond(reply: Reply) -> Response:
-    return Response(status_code=reply.status_code, content_type=content_types.APPLICATION_JSON, body=reply.body)
+    return _json(reply.status_code, reply.body)
 
 
 @app.post("/webhooks/labelbox")
 def labelbox_webhook() -> Response:
     svc = services()
-    reply = accept_labelbox_webhook(
-        _raw_body(),
-        dict(app.current_event.headers or {}),
-        svc.webhook_secret(),
-        svc.runs,
-        svc.starter,
-        svc.settings.poll_interval_seconds,
+    svc.once.register_lambda_context(app.lambda_context)
+    headers = dict(app.current_event.headers or {})
+    reply = accept_labelbox_webhook(_raw_body(), headers, svc.webhook_secret(), svc.trigger, svc.once)
+    logger.info(
+        "labelbox webhook",
+        extra={k: reply.body.get(k) for k in ("delivery_id", "project_id", "run_id", "counted")}
+        | {"status": reply.status_code},
     )
-    logger.info("labelbox webhook", extra={"status": reply.status_code, "run_id": reply.body.get("run_id")})
     return _respond(reply)
+
+
+@app.put("/projects/<project_id>")
+def put_project(project_id: str) -> Response:
+    try:
+        changes = json.loads(_raw_body() or b"{}")
+        if not isinstance(changes, dict):
+            raise ValueError("the body must be a JSON object")
+        return _json(200, configure_project(project_id, changes, services().projects, services().settings))
+    except ValidationError as error:
+        return _json(400, {"message": "invalid project configuration", "errors": error.errors(include_url=False)})
+    except ValueError as error:
+        return _json(400, {"message": str(error)})
+
+
+@app.get("/projects/<project_id>")
+def get_project(project_id: str) -> Response:
+    project = services().projects.get_project(project_id)
+    return _json(200, project) if project else _json(404, {"message": "unknown project"})
 
 
 @app.post("/projects/<project_id>/runs")
 def start_project_run(project_id: str) -> Response:
-    svc = services()
     key = app.current_event.headers.get("idempotency-key") or app.current_event.headers.get("Idempotency-Key")
-    reply = request_manual_run(project_id, key, svc.runs, svc.starter, svc.settings.poll_interval_seconds)
-    return _respond(reply)
+    return _respond(request_manual_run(project_id, key, services().trigger))
 
 
 @app.get("/projects/<project_id>/runs")
@@ -60,9 +83,7 @@ def list_project_runs(project_id: str) -> dict[str, Any]:
 @app.get("/runs/<run_id>")
 def get_run(run_id: str) -> Response:
     run = services().runs.get_run(run_id)
-    if run is None:
-        return Response(status_code=404, content_type=content_types.APPLICATION_JSON, body={"message": "no such run"})
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=run)
+    return _json(200, run) if run else _json(404, {"message": "no such run"})
 
 
 handler = lambda_entry(app.resolve)

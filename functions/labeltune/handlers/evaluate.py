@@ -26,6 +26,7 @@ def handler(event: EvaluateEvent, context: Any) -> dict:
         svc.store,
         svc.openai,
         svc.runs,
+        event.config.evaluation,
     )
     metrics.add_metric(name="TunedLeakRate", unit=MetricUnit.Percent, value=summary.tuned.leak_rate * 100)
     metrics.add_metric(name="TunedRougeL", unit=MetricUnit.Count, value=summary.tuned.rouge_l)

@@ -2,22 +2,50 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from labeltune.domain.models import FineTuneJob
+from labeltune.domain.project_config import ProjectConfig
 from labeltune.pipeline.prepare import PreparedDataset
+
+
+class StartExportEvent(BaseModel):
+    action: Literal["start"]
+    run_id: str
+    project_id: str
+
+
+class CheckExportEvent(BaseModel):
+    action: Literal["check"]
+    run_id: str
+    task_id: str
+
+
+class SnapshotExportEvent(BaseModel):
+    action: Literal["snapshot"]
+    run_id: str
+    task_id: str
+
+
+class ExportEvent(BaseModel):
+    """The three export states share one function; `action` says which step this is."""
+
+    step: Annotated[StartExportEvent | CheckExportEvent | SnapshotExportEvent, Field(discriminator="action")]
 
 
 class PrepareDatasetEvent(BaseModel):
     run_id: str
     project_id: str
+    config: ProjectConfig = ProjectConfig()
+    snapshot_key: str  # the run's export snapshot (runs/<run>/export.ndjson)
 
 
 class StartFineTuneEvent(BaseModel):
     run_id: str
     dataset: PreparedDataset
+    config: ProjectConfig = ProjectConfig()
 
 
 class CheckFineTuneEvent(BaseModel):
@@ -29,10 +57,12 @@ class EvaluateEvent(BaseModel):
     run_id: str
     dataset: PreparedDataset
     job: FineTuneJob
+    config: ProjectConfig = ProjectConfig()
 
 
 class RecordOutcomeEvent(BaseModel):
     run_id: str
+    project_id: str | None = None  # absent only in events from before per-project runs
     outcome: Literal["SUCCEEDED", "FAILED"]
     error: str | None = None
     cause: str | None = None

@@ -14,6 +14,9 @@ from labeltune.wiring import services
 @event_parser(model=StartFineTuneEvent)
 def handler(event: StartFineTuneEvent, context: Any) -> dict:
     svc = services()
-    job = start_fine_tune(event.dataset, svc.store, svc.openai, svc.runs, svc.settings.base_model)
+    config = event.config
+    job = start_fine_tune(
+        event.dataset, svc.store, svc.openai, svc.runs, config.base_model, config.hyperparameters.explicit()
+    )
     logger.info("fine-tune job", extra={"run_id": event.run_id, "job_id": job.job_id, "status": job.status})
     return job.model_dump(mode="json")

@@ -98,9 +98,13 @@ def run_demo(export_file: Path, project_id: str, out: TextIO, options: StackOpti
         if not options.labelbox_api_key:
             uri = stack.upload_export(project_id, export_file)
             print(f"Labelbox export stand-in: {export_file} -> {uri}", file=out)
+        project = stack.configure_project(project_id)
+        config = project["config"]
+        print(f"PUT /projects/{project_id} -> base model {config['base_model']}, "
+              f"{config['min_new_labels']} approval(s) start a run", file=out)
         status, body = send_labelbox_webhook(stack.api_url, stack.webhook_secret, project_id)
         print(f"POST /webhooks/labelbox (signed, X-Hub-Signature-256) -> {status} {json.dumps(body)}", file=out)
-        if status != 202:
+        if status != 202 or not body.get("run_id"):
             return 1
         # A real fine-tune takes minutes to hours; the emulated one seconds.
         timeout = 6 * 3600 if options.openai_api_key else 300

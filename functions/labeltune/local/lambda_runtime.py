@@ -2,8 +2,8 @@
 
 moto routes every invocation (direct invoke, Step Functions tasks) through
 `LambdaFunction._invoke_lambda`. Replacing it lets the handler named by the function's `Handler` run
-with exactly that function's environment variables and a Lambda-like context. Invocations are
-serialised by one lock because environment variables are process-wide.
+with exactly that function's environment variables and a Lambda-like context. Environment variables
+are process-wide, so only invocations of one function at a time run (concurrently among themselves).
 
 While a function runs, every AWS API call it makes is recorded under its name, so tests can check the
 calls against the IAM policies the template grants that function.
@@ -17,6 +17,7 @@ import os
 import threading
 import traceback
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -56,7 +57,10 @@ class InProcessLambdaRuntime:
     """Installs the moto patch; one instance per process."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        self._gate = threading.Condition()
+        self._holders = 0
+        self._waiting: Counter[str] = Counter()
+        self._saved_environment: dict[str, str] = {}
         self.calls: list[AwsCall] = []
         self.invocations: list[tuple[str, bool]] = []  # (function name, errored)
         self.managed_keys: set[str] = set()
@@ -65,28 +69,45 @@ class InProcessLambdaRuntime:
         self._hooked = False
 
     # -- environment ----------------------------------------------------------------------------------
-    def enter_function(self, name: str, variables: Mapping[str, str]) -> dict[str, str]:
-        """Give the process exactly this function's variables (others' removed). Caller holds `lock`."""
-        saved = dict(os.environ)
-        for key in self.managed_keys:
-            os.environ.pop(key, None)
-        os.environ.update({k: str(v) for k, v in variables.items()})
-        self._current = name
-        return saved
+    def enter_function(self, name: str, variables: Mapping[str, str]) -> None:
+        """Wait until the process can take this function's environment, then hold it.
 
-    def exit_function(self, saved: dict[str, str]) -> None:
-        self._current = None
-        os.environ.clear()
-        os.environ.update(saved)
+        Invocations of the same function share the environment and run concurrently (like concurrent
+        Lambda instances); another function waits until they are done. A function that is waiting stops
+        new invocations of the running one from joining, so neither side starves.
+        """
+        with self._gate:
+            self._waiting[name] += 1
+            while not (
+                self._holders == 0
+                or (self._current == name and not any(n != name and c for n, c in self._waiting.items()))
+            ):
+                self._gate.wait()
+            self._waiting[name] -= 1
+            if self._holders == 0:
+                self._saved_environment = dict(os.environ)
+                for key in self.managed_keys:
+                    os.environ.pop(key, None)
+                os.environ.update({k: str(v) for k, v in variables.items()})
+                self._current = name
+            self._holders += 1
+
+    def exit_function(self) -> None:
+        with self._gate:
+            self._holders -= 1
+            if self._holders == 0:
+                self._current = None
+                os.environ.clear()
+                os.environ.update(self._saved_environment)
+            self._gate.notify_all()
 
     @contextmanager
     def function_environment(self, name: str, variables: Mapping[str, str]) -> Iterator[None]:
-        with self.lock:
-            saved = self.enter_function(name, variables)
-            try:
-                yield
-            finally:
-                self.exit_function(saved)
+        self.enter_function(name, variables)
+        try:
+            yield
+        finally:
+            self.exit_function()
 
     # -- AWS call recording ------------------------------------------------------------------------------
     def _capture(self, model: Any, params: Mapping[str, Any], context: dict[str, Any], **_: Any) -> None:

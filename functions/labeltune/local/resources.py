@@ -202,9 +202,14 @@ def build_resources(
     cfn = translate_template(raw, values, base_dir=root, region=region)
     resources = LocalResources(stack_name=stack_name, region=region, parameters=values)
     resources.routes = http_api_routes(raw)
+    resolver = Resolver(resources)
     for logical_id, resource in cfn["Resources"].items():
         resources.physical[logical_id] = _physical_ids(logical_id, resource["Type"], stack_name, region)
-    resolver = Resolver(resources)
+        fixed_name = resource.get("Properties", {}).get("StateMachineName")
+        if resource["Type"] == "AWS::StepFunctions::StateMachine" and fixed_name:
+            name = resolver.resolve(fixed_name)  # a fixed name may only use parameters and pseudo parameters
+            arn = f"arn:aws:states:{region}:{ACCOUNT_ID}:stateMachine:{name}"
+            resources.physical[logical_id] = {"Ref": arn, "Arn": arn, "Name": name}
     clients = {name: session.client(name, region_name=region) for name in (
         "secretsmanager", "dynamodb", "s3", "iam", "logs", "lambda", "stepfunctions")}
     by_type: dict[str, list[tuple[str, dict[str, Any]]]] = {}
@@ -235,6 +240,10 @@ def build_resources(
         if sse.get("SSEEnabled"):  # CloudFormation's SSEEnabled is the API's Enabled
             args["SSESpecification"] = {"Enabled": True, **({"SSEType": sse["SSEType"]} if "SSEType" in sse else {})}
         clients["dynamodb"].create_table(**args)
+        if props.get("TimeToLiveSpecification", {}).get("Enabled"):
+            clients["dynamodb"].update_time_to_live(
+                TableName=table_name, TimeToLiveSpecification=props["TimeToLiveSpecification"]
+            )
         if props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"):
             clients["dynamodb"].update_continuous_backups(
                 TableName=table_name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}

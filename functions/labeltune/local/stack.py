@@ -8,6 +8,7 @@ emulator; Labelbox is replaced by an export file uploaded to the bucket (the `s3
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import socket
@@ -87,13 +88,11 @@ class _ApiWithFunctionEnvironment:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        await asyncio.to_thread(RUNTIME.lock.acquire)
-        saved = RUNTIME.enter_function(self.name, self.variables)
+        await asyncio.to_thread(RUNTIME.enter_function, self.name, self.variables)
         try:
             await self.app(scope, receive, send)
         finally:
-            RUNTIME.exit_function(saved)
-            RUNTIME.lock.release()
+            RUNTIME.exit_function()
 
 
 class LocalStack:
@@ -205,9 +204,12 @@ class LocalStack:
         assert self.resources is not None
         return self.resources.secret_values["LabelboxWebhookSecret"]
 
+    def client_session(self) -> boto3.Session:
+        """A session outside any function: its calls are not attributed to a function."""
+        return boto3.Session(region_name=REGION)
+
     def client(self, service: str) -> Any:
-        """A client outside any function (its calls are not attributed to a function)."""
-        return boto3.Session(region_name=REGION).client(service)
+        return self.client_session().client(service)
 
     def upload_export(self, project_id: str, export_file: Path) -> str:
         """Stand in for Labelbox: put an export where the `s3` label source reads it."""
@@ -215,6 +217,17 @@ class LocalStack:
         key = export_snapshot_key(project_id)
         self.client("s3").upload_file(str(export_file), self.resources.bucket_name, key)
         return f"s3://{self.resources.bucket_name}/{key}"
+
+    def configure_project(self, project_id: str, changes: dict[str, Any] | None = None) -> dict[str, Any]:
+        """PUT /projects/{id} through the local API, as an operator would."""
+        request = urllib.request.Request(
+            f"{self.api_url}/projects/{project_id}",
+            data=json.dumps(changes or {}).encode(),
+            method="PUT",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
 
     def wait_for_execution(self, run_id: str, timeout: float = 180) -> dict[str, Any]:
         assert self.resources is not None
@@ -243,13 +256,11 @@ class LocalStack:
         from labeltune.adapters.dynamodb_runs import DynamoRunStore
 
         assert self.resources is not None
-        resource = boto3.Session(region_name=REGION).resource("dynamodb")
+        resource = self.client_session().resource("dynamodb")
         return DynamoRunStore(self.resources.table_name, resource=resource).get_run(run_id)
 
 
 def _post_json(url: str, payload: dict[str, Any]) -> None:
-    import json
-
     request = urllib.request.Request(
         url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST"
     )

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from labeltune.domain.metrics import ExampleScore, aggregate, score_example
 from labeltune.domain.models import ModelMetrics, RunStatus
 from labeltune.domain.pii import extract_pii
+from labeltune.domain.project_config import EvaluationThresholds
 from labeltune.errors import TransientError
 from labeltune.ports import ChatModel, ObjectStore, RunStore
 
@@ -24,6 +25,8 @@ class EvaluationSummary(BaseModel):
     tuned: ModelMetrics
     results_key: str
     summary_key: str
+    passed: bool = True
+    findings: list[str] = []
 
 
 def _example(line: str) -> tuple[str, str, str, str]:
@@ -40,6 +43,7 @@ def evaluate_models(
     store: ObjectStore,
     chat: ChatModel,
     runs: RunStore,
+    thresholds: EvaluationThresholds | None = None,
 ) -> EvaluationSummary:
     runs.update_run(run_id, status=RunStatus.EVALUATING.value)
     models = {"base": base_model, "tuned": tuned_model}
@@ -68,12 +72,16 @@ def evaluate_models(
                     record = {"role": role, "output": output, **score.model_dump()}
                     results.write(json.dumps(record, ensure_ascii=False) + "\n")
         store.upload_file(results_key, results_path)
+    tuned = aggregate(tuned_model, scores["tuned"])
+    findings = (thresholds or EvaluationThresholds()).findings(tuned.leak_rate, tuned.rouge_l)
     summary = EvaluationSummary(
         run_id=run_id,
         base=aggregate(base_model, scores["base"]),
-        tuned=aggregate(tuned_model, scores["tuned"]),
+        tuned=tuned,
         results_key=results_key,
         summary_key=f"runs/{run_id}/evaluation/summary.json",
+        passed=not findings,
+        findings=findings,
     )
     store.put_json(summary.summary_key, summary.model_dump(mode="json"))
     runs.update_run(
@@ -86,5 +94,7 @@ def evaluate_models(
         base_metrics=summary.base.model_dump(mode="json"),
         tuned_metrics=summary.tuned.model_dump(mode="json"),
         evaluation_uri=store.uri(results_key),
+        evaluation_passed=summary.passed,
+        evaluation_findings=summary.findings,
     )
     return summary

@@ -1,33 +1,53 @@
-"""Prepare: export rows -> validated chat examples -> train/validation/eval JSONL in the object store.
+"""Prepare: the project's export rows -> the dataset builder -> train/validation/eval JSONL in the object store.
 
-Rows stream from the source to three local spool files and are uploaded from disk, so memory does not
-grow with the export. Rejected rows are written with their id and reason code only, never content.
+A thin wrapper over `labeltune.dataset` (the same builder `labeltune dataset build` runs): rows stream from
+the label source through the builder into spool files on local disk (Lambda /tmp), which are uploaded from
+disk (S3 multipart above 8 MB), so memory does not grow with the export. Rejected rows are written with
+their id, line number and reason code only, never content. The run record gets the headline numbers;
+report.json next to the files has the rest.
+
+A dataset too small to train on fails the run (`DatasetTooSmall`) before any money is spent; its report and
+rejections are still uploaded (they hold no content), the example files are not.
 """
 
 from __future__ import annotations
 
-import json
 import tempfile
-from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from labeltune.domain.conversion import LABEL_CHOICE_RULE, FieldMapping, convert_row
-from labeltune.domain.models import Rejection, RunStatus
-from labeltune.domain.split import SplitRatios, assign_split
+from labeltune.dataset import FILES, SPLITS, DatasetReport, DirectorySink, PriceTable, build_dataset
+from labeltune.domain.conversion import LABEL_CHOICE_RULE, FieldMapping
+from labeltune.domain.models import RunStatus
+from labeltune.domain.project_config import DEFAULT_BASE_MODEL, Hyperparameters, ProjectConfig
+from labeltune.domain.split import SplitRatios
 from labeltune.errors import DatasetTooSmall
 from labeltune.ports import LabelSource, ObjectStore, RunStore
 
-SPLITS = ("train", "validation", "eval")
-
 
 class DatasetOptions(BaseModel):
+    """The dataset part of a project's configuration (kept for callers that build options from Settings)."""
+
     system_prompt: str
     min_examples: int = 10
     mapping: FieldMapping = FieldMapping()
     split: SplitRatios = SplitRatios()
+    base_model: str = DEFAULT_BASE_MODEL
+    n_epochs: int | Literal["auto"] = "auto"
+    max_tokens_per_example: int | None = Field(None, ge=1)
+
+    def to_config(self) -> ProjectConfig:
+        return ProjectConfig(
+            system_prompt=self.system_prompt,
+            min_examples=self.min_examples,
+            mapping=self.mapping,
+            split=self.split,
+            base_model=self.base_model,
+            hyperparameters=Hyperparameters(n_epochs=self.n_epochs),
+            max_tokens_per_example=self.max_tokens_per_example,
+        )
 
 
 class PreparedDataset(BaseModel):
@@ -41,6 +61,10 @@ class PreparedDataset(BaseModel):
     counts: dict[str, int]
     rejected_by_reason: dict[str, int]
 
+    @property
+    def report_key(self) -> str:
+        return dataset_key(self.run_id, FILES["report"])
+
 
 def dataset_key(run_id: str, name: str) -> str:
     return f"runs/{run_id}/dataset/{name}"
@@ -52,49 +76,25 @@ def prepare_dataset(
     source: LabelSource,
     store: ObjectStore,
     runs: RunStore,
-    options: DatasetOptions,
+    options: DatasetOptions | ProjectConfig,
+    price_table: PriceTable | None = None,
 ) -> PreparedDataset:
+    config = options if isinstance(options, ProjectConfig) else options.to_config()
     runs.update_run(run_id, status=RunStatus.PREPARING.value)
-    counts: Counter[str] = Counter()
-    reasons: Counter[str] = Counter()
+    keys = {name: dataset_key(run_id, filename) for name, filename in FILES.items()}
     with tempfile.TemporaryDirectory(prefix="labeltune-") as tmp:
-        paths = {name: Path(tmp) / f"{name}.jsonl" for name in (*SPLITS, "rejected")}
-        files = {name: path.open("w", encoding="utf-8") for name, path in paths.items()}
-        try:
-            for line_number, row in enumerate(source.iter_rows(project_id), start=1):
-                counts["rows_read"] += 1
-                result = convert_row(row, project_id, options.mapping, options.system_prompt)
-                if isinstance(result, Rejection):
-                    reasons[result.reason] += 1
-                    record = result.model_copy(update={"line_number": line_number})
-                    files["rejected"].write(record.model_dump_json() + "\n")
-                    continue
-                split = assign_split(result.split_key, options.split)
-                counts[split] += 1
-                line = result.to_openai_line()
-                if split == "eval":  # eval.jsonl is never uploaded: it keeps the row id for per-example results
-                    line = {"data_row_id": result.data_row_id, **line}
-                files[split].write(json.dumps(line, ensure_ascii=False) + "\n")
-        finally:
-            for handle in files.values():
-                handle.close()
-        counts["rejected"] = sum(reasons.values())
-        summary = {name: counts.get(name, 0) for name in ("rows_read", *SPLITS, "rejected")}
-        if summary["train"] < options.min_examples or summary["eval"] < 1:
-            runs.update_run(run_id, **_flat_counts(summary), rejected_by_reason=dict(reasons))
-            raise DatasetTooSmall(
-                f"{summary['train']} training and {summary['eval']} held-out examples from "
-                f"{summary['rows_read']} rows; need at least {options.min_examples} training and 1 held-out"
-            )
-        keys = {name: dataset_key(run_id, f"{name}.jsonl") for name in paths}
-        for name, path in paths.items():
-            store.upload_file(keys[name], path)
+        with DirectorySink(Path(tmp)) as sink:
+            report = build_dataset(source.iter_rows(project_id), sink, project_id, config, price_table=price_table)
+        uploads = FILES if report.ok else ("rejected", "report")
+        for name in uploads:
+            store.upload_file(keys[name], sink.path(name))
+    counts = {"rows_read": report.rows_read, **report.examples, "rejected": report.rejected}
+    record = {**run_record(report), "report_uri": store.uri(keys["report"])}
+    if not report.ok:
+        runs.update_run(run_id, **record)
+        raise DatasetTooSmall("; ".join(report.problems))
     runs.update_run(
-        run_id,
-        **_flat_counts(summary),
-        rejected_by_reason=dict(reasons),
-        label_choice_rule=LABEL_CHOICE_RULE,
-        dataset_uri=store.uri(f"runs/{run_id}/dataset/"),
+        run_id, **record, label_choice_rule=LABEL_CHOICE_RULE, dataset_uri=store.uri(f"runs/{run_id}/dataset/")
     )
     return PreparedDataset(
         run_id=run_id,
@@ -102,17 +102,22 @@ def prepare_dataset(
         validation_key=keys["validation"],
         eval_key=keys["eval"],
         rejected_key=keys["rejected"],
-        counts=summary,
-        rejected_by_reason=dict(reasons),
+        counts=counts,
+        rejected_by_reason=report.rejected_by_reason,
     )
 
 
-def _flat_counts(summary: dict[str, Any]) -> dict[str, Any]:
-    """Console-readable attribute names for the run record."""
+def run_record(report: DatasetReport) -> dict[str, Any]:
+    """The report's headline numbers as flat, console-readable run record attributes."""
     return {
-        "rows_read": summary["rows_read"],
-        "train_examples": summary["train"],
-        "validation_examples": summary["validation"],
-        "eval_examples": summary["eval"],
-        "rejected_rows": summary["rejected"],
+        "rows_read": report.rows_read,
+        **{f"{name}_examples": report.examples[name] for name in SPLITS},
+        "rejected_rows": report.rejected,
+        "rejected_by_reason": report.rejected_by_reason,
+        "duplicates_removed": report.duplicates_removed,
+        "train_tokens": report.training.train_tokens,
+        "billable_tokens_estimate": report.training.billable_tokens,
+        "n_epochs_estimate": report.training.n_epochs,
+        "estimated_cost_usd": report.cost.estimated_usd,
+        "token_encoding": report.token_encoding,
     }

@@ -1,0 +1,25 @@
+"""StartExport / CheckExport / SnapshotExport states: one function, three actions.
+
+No invocation waits on the export: the state machine polls it between Wait states.
+"""
+
+from typing import Any
+
+from labeltune.handlers.events import CheckExportEvent, ExportEvent, StartExportEvent
+from labeltune.handlers.observability import lambda_entry, logger
+from labeltune.pipeline.export import check_export, snapshot_export, start_export
+from labeltune.wiring import services
+
+
+@lambda_entry
+def handler(event: dict[str, Any], context: Any) -> dict:
+    step = ExportEvent.model_validate({"step": event}).step
+    svc = services()
+    if isinstance(step, StartExportEvent):
+        result = start_export(step.run_id, step.project_id, svc.exports, svc.runs)
+    elif isinstance(step, CheckExportEvent):
+        result = check_export(step.task_id, svc.exports)
+    else:
+        result = snapshot_export(step.run_id, step.task_id, svc.exports, svc.fetcher, svc.store, svc.runs)
+    logger.info("export", extra={"run_id": step.run_id, "action": step.action})
+    return result.model_dump(mode="json")

@@ -1,0 +1,101 @@
+"""Export stage: start the export, let the state machine poll it, then snapshot its rows into the run.
+
+The snapshot (runs/<run>/export.ndjson) is what the dataset is built from and stays with the run for
+audit and reproducibility. Rows whose `row_data` is a URL are fetched here, once, so the snapshot holds
+the text that was trained on; a row that cannot be fetched keeps a reason code and is rejected later.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from labeltune.domain.models import RunStatus
+from labeltune.errors import ExportFailed, RowDataFetchError
+from labeltune.ports import ExportService, ObjectStore, RowDataFetcher, RunStore
+
+FETCH_ERROR_FIELD = "_row_data_error"  # read by the converter: the row is rejected with this reason
+
+
+class ExportState(BaseModel):
+    task_id: str
+    status: str
+
+
+class Snapshot(BaseModel):
+    key: str
+    rows: int
+    fetched_urls: int
+    fetch_failures: int
+
+
+def snapshot_key(run_id: str) -> str:
+    return f"runs/{run_id}/export.ndjson"
+
+
+def start_export(run_id: str, project_id: str, exports: ExportService, runs: RunStore) -> ExportState:
+    task_id = exports.start_export(project_id)
+    runs.update_run(run_id, status=RunStatus.EXPORTING.value, export_task_id=task_id)
+    return check_export(task_id, exports)
+
+
+def check_export(task_id: str, exports: ExportService) -> ExportState:
+    status = exports.export_status(task_id)
+    if status == "FAILED":
+        raise ExportFailed(task_id, f"export {task_id} failed")
+    return ExportState(task_id=task_id, status=status)
+
+
+def _is_url(value: Any) -> bool:
+    return isinstance(value, str) and "\n" not in value.strip() and value.strip().lower().startswith(("http://", "https://"))
+
+
+def _resolved(row: Any, fetcher: RowDataFetcher, tally: dict[str, int]) -> Any:
+    data_row = row.get("data_row") if isinstance(row, dict) else None
+    if not isinstance(data_row, dict) or not _is_url(data_row.get("row_data")):
+        return row
+    tally["fetched_urls"] += 1
+    try:
+        data_row["row_data"] = fetcher.fetch(data_row["row_data"].strip())
+    except RowDataFetchError as error:
+        tally["fetch_failures"] += 1
+        row[FETCH_ERROR_FIELD] = error.reason
+    return row
+
+
+def snapshot_export(
+    run_id: str, task_id: str, exports: ExportService, fetcher: RowDataFetcher, store: ObjectStore, runs: RunStore
+) -> Snapshot:
+    tally = {"rows": 0, "fetched_urls": 0, "fetch_failures": 0}
+    key = snapshot_key(run_id)
+    with tempfile.TemporaryDirectory(prefix="labeltune-export-") as tmp:
+        path = Path(tmp) / "export.ndjson"
+        with path.open("w", encoding="utf-8") as out:
+            for row in exports.iter_export(task_id):
+                tally["rows"] += 1
+                out.write(json.dumps(_resolved(row, fetcher, tally), ensure_ascii=False) + "\n")
+        store.upload_file(key, path)
+    runs.update_run(
+        run_id, export_rows=tally["rows"], export_uri=store.uri(key), row_data_fetch_failures=tally["fetch_failures"]
+    )
+    return Snapshot(key=key, **tally)
+
+
+class SnapshotSource:
+    """LabelSource over a run's export snapshot: what PrepareDataset reads."""
+
+    def __init__(self, store: ObjectStore, key: str) -> None:
+        self._store, self._key = store, key
+
+    def iter_rows(self, project_id: str) -> Iterator[dict[str, Any]]:
+        for line in self._store.read_lines(self._key):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError:
+                    yield {"_malformed": True}

@@ -1,0 +1,120 @@
+"""`labeltune dataset build`: the pipeline's builder on a local file, with the per-project config schema."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from labeltune.cli import main
+from labeltune.commands.dataset import build as build_command
+from labeltune.dataset.builder import FILES
+
+from .openai_rules import dataset_problems
+from .rows import PROJECT, line, valid_lines
+
+ROOT = Path(__file__).resolve().parents[2]
+EXPORT = ROOT / "examples" / "labelbox_export.ndjson"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    from labeltune.cli import build_parser
+
+    parsed = build_parser().parse_args(["dataset", "build", *args])
+    out, err = io.StringIO(), io.StringIO()
+    return build_command(parsed, out, err), out.getvalue(), err.getvalue()
+
+
+def test_builds_the_sample_export(tmp_path: Path) -> None:
+    status, out, err = run(str(EXPORT), "--out", str(tmp_path / "ds"))
+    assert (status, err) == (0, "")
+    assert sorted(p.name for p in (tmp_path / "ds").iterdir()) == sorted(FILES.values())
+    assert "clx-support-summaries-demo" in out  # the project, read from the export's rows
+    assert "62 train, 11 validation, 7 eval" in out
+    assert "not_done 3" in out and "billable tokens" in out and "o200k_base" in out
+    assert dataset_problems(tmp_path / "ds") == []
+    # counts and estimates only: no e-mail address or phone number from the chats
+    assert not re.search(r"[\w.+-]+@[\w-]+\.\w+", out) and not re.search(r"\d{3}\) \d{3}-\d{4}", out)
+
+
+def test_the_config_file_is_the_project_config_schema(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"system_prompt": "Summarise briefly.", "hyperparameters": {"n_epochs": 4}}))
+    status, out, _ = run(str(EXPORT), "--out", str(tmp_path / "ds"), "--config", str(config), "--json")
+    report = json.loads(out)
+    assert status == 0 and report["training"]["n_epochs"] == 4
+    first = json.loads((tmp_path / "ds" / "train.jsonl").read_text().splitlines()[0])
+    assert first["messages"][0] == {"role": "system", "content": "Summarise briefly."}
+
+
+def test_a_project_record_from_the_api_works_as_config(tmp_path: Path) -> None:
+    record = tmp_path / "project.json"
+    record.write_text(json.dumps({"project_id": PROJECT, "config": {"min_examples": 10}, "pending_events": 0}))
+    export = tmp_path / "export.ndjson"
+    export.write_bytes(b"".join(valid_lines(40)))
+    status, out, _ = run(str(export), "--out", str(tmp_path / "ds"), "--config", str(record))
+    assert status == 0 and PROJECT in out
+
+
+def test_too_few_examples_exits_1_and_says_why(tmp_path: Path) -> None:
+    export = tmp_path / "export.ndjson"
+    export.write_bytes(b"".join(valid_lines(5)))
+    status, out, _ = run(str(export), "--out", str(tmp_path / "ds"))
+    assert status == 1 and "PROBLEM" in out and "need at least 10 training" in out
+    assert (tmp_path / "ds" / "report.json").exists()
+
+
+@pytest.mark.parametrize(
+    "setup,message",
+    [
+        ("missing-export", "no export file"),
+        ("bad-config", "is not valid"),
+        ("two-projects", "several projects"),
+        ("bad-prices", "price table"),
+    ],
+)
+def test_usage_errors_exit_2(setup: str, message: str, tmp_path: Path) -> None:
+    export = tmp_path / "export.ndjson"
+    export.write_bytes(b"".join(valid_lines(12)))
+    args = [str(export), "--out", str(tmp_path / "ds")]
+    if setup == "missing-export":
+        args[0] = str(tmp_path / "nope.ndjson")
+    elif setup == "bad-config":
+        (tmp_path / "c.json").write_text(json.dumps({"min_examples": 3}))
+        args += ["--config", str(tmp_path / "c.json")]
+    elif setup == "two-projects":
+        row = json.loads(valid_lines(1)[0])
+        row["projects"]["other"] = row["projects"][PROJECT]
+        export.write_bytes(line(row))
+    elif setup == "bad-prices":
+        (tmp_path / "p.json").write_text("{}")
+        args += ["--price-table", str(tmp_path / "p.json")]
+    status, _, err = run(*args)
+    assert status == 2 and message in err
+
+
+def test_explicit_project_and_gzip(tmp_path: Path) -> None:
+    import gzip
+
+    export = tmp_path / "export.ndjson.gz"
+    export.write_bytes(gzip.compress(b"".join(valid_lines(30))))
+    status, out, _ = run(str(export), "--out", str(tmp_path / "ds"), "--project", "someone-else")
+    assert status == 1 and "not_in_project 30" in out
+
+
+def test_the_labeltune_command_has_it() -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["dataset", "build", "--help"])
+    assert exit_.value.code == 0
+    result = subprocess.run(
+        [sys.executable, "-m", "labeltune.cli", "dataset", "build", str(EXPORT), "--out", "/dev/null/x"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and "labeltune dataset build:" in result.stderr

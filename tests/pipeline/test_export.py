@@ -1,0 +1,83 @@
+"""The export stage: started, polled by the state machine, snapshotted into the run with URLs resolved."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from labeltune.adapters.memory import (
+    DictRowDataFetcher,
+    InMemoryObjectStore,
+    InMemoryRunStore,
+    ScriptedExportService,
+)
+from labeltune.errors import ExportFailed
+from labeltune.pipeline.export import (
+    FETCH_ERROR_FIELD,
+    SnapshotSource,
+    check_export,
+    snapshot_export,
+    snapshot_key,
+    start_export,
+)
+
+RUN = "run-1"
+
+
+def row(row_id: str, row_data: object) -> dict:
+    return {"data_row": {"id": row_id, "row_data": row_data}, "projects": {}}
+
+
+@pytest.fixture
+def runs() -> InMemoryRunStore:
+    store = InMemoryRunStore()
+    store.create_run(RUN, "p")
+    return store
+
+
+def test_start_records_the_task_and_reports_its_status(runs: InMemoryRunStore) -> None:
+    exports = ScriptedExportService(statuses=("IN_PROGRESS",))
+    state = start_export(RUN, "p", exports, runs)
+    assert state.status == "IN_PROGRESS" and exports.started == ["p"]
+    assert runs.get_run(RUN)["export_task_id"] == state.task_id
+    assert runs.get_run(RUN)["status"] == "EXPORTING"
+
+
+def test_check_passes_progress_through_and_fails_loudly() -> None:
+    exports = ScriptedExportService(statuses=("IN_PROGRESS", "COMPLETE", "FAILED"))
+    assert check_export("t", exports).status == "IN_PROGRESS"
+    assert check_export("t", exports).status == "COMPLETE"
+    with pytest.raises(ExportFailed, match="t failed"):
+        check_export("t", exports)
+
+
+def test_snapshot_streams_rows_and_resolves_urls(runs: InMemoryRunStore) -> None:
+    exports = ScriptedExportService(
+        rows=[
+            row("a", "Ann Lee: hello"),
+            row("b", "https://files.example/b.txt"),
+            row("c", "  https://files.example/missing.txt  "),
+            {"_malformed": True},
+        ]
+    )
+    fetcher = DictRowDataFetcher(pages={"https://files.example/b.txt": "Bo Kim: hi there"})
+    store = InMemoryObjectStore()
+    snapshot = snapshot_export(RUN, "task-1", exports, fetcher, store, runs)
+    assert (snapshot.rows, snapshot.fetched_urls, snapshot.fetch_failures) == (4, 2, 1)
+    assert snapshot.key == snapshot_key(RUN)
+    lines = [json.loads(line) for line in store.read_lines(snapshot.key)]
+    assert lines[0]["data_row"]["row_data"] == "Ann Lee: hello"
+    assert lines[1]["data_row"]["row_data"] == "Bo Kim: hi there"
+    assert lines[2][FETCH_ERROR_FIELD] == "row_data_fetch_failed"
+    assert fetcher.fetched == ["https://files.example/b.txt", "https://files.example/missing.txt"]
+    record = runs.get_run(RUN)
+    assert record["export_rows"] == 4 and record["row_data_fetch_failures"] == 1
+    assert record["export_uri"].endswith(snapshot.key)
+
+
+def test_snapshot_source_reads_back_what_was_written(runs: InMemoryRunStore) -> None:
+    store = InMemoryObjectStore()
+    exports = ScriptedExportService(rows=[row("a", "x"), row("b", "y")])
+    snapshot = snapshot_export(RUN, "t", exports, DictRowDataFetcher(), store, runs)
+    assert [r["data_row"]["id"] for r in SnapshotSource(store, snapshot.key).iter_rows("p")] == ["a", "b"]
