@@ -70,6 +70,11 @@ def report(stack: LocalStack, run_id: str, execution: dict[str, Any], out: TextI
         f"{run.get('validation_examples')} validation, {run.get('eval_examples')} held-out eval, "
         f"{run.get('rejected_rows')} rejected {json.dumps(run.get('rejected_by_reason', {}))}"
     )
+    if run.get("train_tokens") is not None:
+        write(
+            f"  tokens:         {run.get('train_tokens')} training tokens, ~{run.get('billable_tokens_estimate')} "
+            f"billable, estimated cost {run.get('estimated_cost_usd')} USD (price table, not a bill)"
+        )
     write(f"  fine-tune job:  {run.get('job_id')} ({run.get('job_status')}), base model {run.get('base_model')}")
     write(f"  tuned model:    {run.get('fine_tuned_model')}")
     if run.get("error"):
@@ -78,6 +83,9 @@ def report(stack: LocalStack, run_id: str, execution: dict[str, Any], out: TextI
         write("  evaluation on the held-out set (base vs fine-tuned):")
         for line in _metrics_table(run):
             write(line)
+        verdict = "passed" if run.get("evaluation_passed") else "did NOT pass"
+        findings = "; ".join(run.get("evaluation_findings") or []) or "all thresholds met"
+        write(f"  thresholds:     tuned model {verdict} the project's evaluation thresholds ({findings})")
     write(f"  dataset files:  {run.get('dataset_uri')}")
     write(f"  per-example evaluation: {run.get('evaluation_uri')}")
     write(f"  run record:     DynamoDB table {stack.resources.table_name if stack.resources else '?'}, run_id={run_id}")
