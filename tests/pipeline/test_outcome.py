@@ -93,3 +93,18 @@ def test_record_success_writes_no_error_attributes() -> None:
 def test_record_outcome_of_an_unknown_run_fails() -> None:
     with pytest.raises(KeyError):
         record_outcome("run-missing", RunStatus.FAILED, InMemoryRunStore(), error="X")
+
+
+def test_an_execution_that_ended_outside_the_recorders_is_closed_once() -> None:
+    from labeltune.adapters.memory import InMemoryRunStore
+    from labeltune.pipeline.outcome import record_execution_end
+
+    runs = InMemoryRunStore()
+    runs.create_run("r-open", "p", status="TRAINING")
+    runs.create_run("r-closed", "p", status="FAILED", error="FineTuneFailed", error_message="bad file")
+    record_execution_end("r-open", "TIMED_OUT", runs, cause=None)
+    assert runs.get_run("r-open")["status"] == "FAILED"
+    assert runs.get_run("r-open")["error"] == "ExecutionTimedOut"
+    record_execution_end("r-closed", "FAILED", runs, cause="States.Runtime")
+    assert runs.get_run("r-closed")["error"] == "FineTuneFailed"  # the recorder's better message is kept
+    assert runs.get_run("r-closed")["error_message"] == "bad file"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
@@ -66,3 +67,23 @@ class RecordOutcomeEvent(BaseModel):
     outcome: Literal["SUCCEEDED", "FAILED"]
     error: str | None = None
     cause: str | None = None
+
+
+class ExecutionStatusChange(BaseModel):
+    """EventBridge "Step Functions Execution Status Change" for an execution that ended badly."""
+
+    class Detail(BaseModel):
+        name: str  # the execution name: the run id
+        status: str
+        input: str | None = None
+        cause: str | None = None
+        error: str | None = None
+
+        def project_id(self) -> str | None:
+            try:
+                value = json.loads(self.input or "{}").get("project_id")
+            except (json.JSONDecodeError, AttributeError):
+                return None
+            return str(value) if value else None
+
+    detail: Detail

@@ -1,23 +1,29 @@
-"""RecordRunSuccess / RecordFineTuneFailure / RecordRunFailure states: close the run, free the project."""
+"""Close a run and free its project: called by the Record* states, and by EventBridge when an execution
+ends without reaching them (timed out, aborted, or a recorder that failed), so a project is never left
+blocked by a dead run."""
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import event_parser
-
 from labeltune.domain.models import RunStatus
-from labeltune.handlers.events import RecordOutcomeEvent
+from labeltune.handlers.events import ExecutionStatusChange, RecordOutcomeEvent
 from labeltune.handlers.observability import lambda_entry, logger
-from labeltune.pipeline.outcome import record_outcome
+from labeltune.pipeline.outcome import record_execution_end, record_outcome
 from labeltune.pipeline.trigger import follow_up_run
 from labeltune.wiring import services
 
 
 @lambda_entry
-@event_parser(model=RecordOutcomeEvent)
-def handler(event: RecordOutcomeEvent, context: Any) -> dict:
+def handler(event: dict[str, Any], context: Any) -> dict:
     svc = services()
-    result = record_outcome(event.run_id, RunStatus(event.outcome), svc.runs, event.error, event.cause)
-    if event.project_id:
-        result["follow_up_run_id"] = follow_up_run(event.run_id, event.project_id, svc.trigger)
+    if "detail-type" in event:
+        detail = ExecutionStatusChange.model_validate(event).detail
+        run_id, project_id = detail.name, detail.project_id()
+        result = record_execution_end(run_id, detail.status, svc.runs, detail.cause or detail.error)
+    else:
+        step = RecordOutcomeEvent.model_validate(event)
+        run_id, project_id = step.run_id, step.project_id
+        result = record_outcome(run_id, RunStatus(step.outcome), svc.runs, step.error, step.cause)
+    if project_id:
+        result["follow_up_run_id"] = follow_up_run(run_id, project_id, svc.trigger)
     logger.info("run finished", extra={k: result.get(k) for k in ("run_id", "status", "error", "follow_up_run_id")})
     return result

@@ -29,6 +29,9 @@ NOT_EMULATED = {
     "AWS::ApiGatewayV2::Stage": "served by uvicorn",
     "AWS::Lambda::Permission": "API Gateway is not emulated",
     "AWS::S3::BucketPolicy": "its TLS-only rule would deny every call on the plain-HTTP local endpoint",
+    "AWS::Events::Rule": "moto emits no Step Functions status events; the handler path is unit-tested",
+    "AWS::Lambda::EventInvokeConfig": "asynchronous invocation is not emulated",
+    "AWS::SQS::QueuePolicy": "only EventBridge uses it",
 }
 
 
@@ -142,6 +145,12 @@ def _physical_ids(logical_id: str, kind: str, stack: str, region: str) -> dict[s
     if kind == "AWS::Logs::LogGroup":
         group = f"/labeltune/{name}"
         return {"Ref": group, "Arn": f"{arn_prefix.format('logs')}:log-group:{group}:*"}
+    if kind == "AWS::SQS::Queue":
+        return {
+            "Ref": f"http://sqs.{region}.localhost/{ACCOUNT_ID}/{name}",
+            "Arn": f"{arn_prefix.format('sqs')}:{name}",
+            "QueueName": name,
+        }
     if kind == "AWS::ApiGatewayV2::Api":
         return {"Ref": "local", "ApiEndpoint": "http://localhost"}
     return {"Ref": name}
@@ -211,7 +220,7 @@ def build_resources(
             arn = f"arn:aws:states:{region}:{ACCOUNT_ID}:stateMachine:{name}"
             resources.physical[logical_id] = {"Ref": arn, "Arn": arn, "Name": name}
     clients = {name: session.client(name, region_name=region) for name in (
-        "secretsmanager", "dynamodb", "s3", "iam", "logs", "lambda", "stepfunctions")}
+        "secretsmanager", "dynamodb", "s3", "iam", "logs", "lambda", "stepfunctions", "sqs")}
     by_type: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for logical_id, resource in cfn["Resources"].items():
         by_type.setdefault(resource["Type"], []).append((logical_id, resource.get("Properties", {})))
@@ -269,6 +278,10 @@ def build_resources(
             clients["s3"].put_public_access_block(
                 Bucket=bucket, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
             )
+
+    for logical_id, _props in by_type.pop("AWS::SQS::Queue", []):
+        url = clients["sqs"].create_queue(QueueName=resources.physical[logical_id]["QueueName"])["QueueUrl"]
+        resources.physical[logical_id]["Ref"] = url
 
     for logical_id, _props in by_type.pop("AWS::Logs::LogGroup", []):
         clients["logs"].create_log_group(logGroupName=resources.ref(logical_id))

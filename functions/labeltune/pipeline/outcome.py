@@ -31,3 +31,15 @@ def record_outcome(
     message = failure_message(cause)
     runs.update_run(run_id, status=outcome.value, finished_at=now_iso(), error=error, error_message=message)
     return {"run_id": run_id, "status": outcome.value, "error": error, "error_message": message}
+
+
+TERMINAL = {RunStatus.SUCCEEDED.value, RunStatus.FAILED.value}
+
+
+def record_execution_end(run_id: str, status: str, runs: RunStore, cause: str | None = None) -> dict[str, str | None]:
+    """An execution ended outside the state machine's own recording (timed out, aborted, or a recorder that
+    failed): mark the run FAILED unless a recorder already closed it with a better message."""
+    run = runs.get_run(run_id)
+    if run is None or run.get("status") in TERMINAL:
+        return {"run_id": run_id, "status": (run or {}).get("status"), "error": None, "error_message": None}
+    return record_outcome(run_id, RunStatus.FAILED, runs, f"Execution{status.title().replace('_', '')}", cause)
