@@ -72,6 +72,10 @@ class FineTuneProvider(Protocol):
 
     def get_job(self, job_id: str) -> FineTuneJob: ...
 
+    def cancel_job(self, job_id: str) -> FineTuneJob:
+        """Stop a job a failed run leaves behind, so it does not keep training (and billing)."""
+        ...
+
 
 class ChatModel(Protocol):
     """A chat model to evaluate: one answer per (system, user) pair."""
@@ -121,8 +125,9 @@ class ProjectStore(Protocol):
 
     def put_config(self, project_id: str, config: Mapping[str, Any]) -> dict[str, Any]: ...
 
-    def record_events(self, project_id: str, count: int = 1) -> dict[str, Any]:
-        """Add approval events to the project's pending count; raises UnknownProject."""
+    def record_events(self, project_id: str, delivery_id: str) -> dict[str, Any]:
+        """Count one approval event toward the project's next run, once per delivery id however often it
+        is repeated; return the project state. Raises UnknownProject."""
         ...
 
     def claim_run(self, project_id: str, run_id: str, min_pending: int, stale_before: str) -> int | None:
@@ -131,6 +136,7 @@ class ProjectStore(Protocol):
         Returns how many events the run took (also when `run_id` already holds the claim), None if refused."""
         ...
 
-    def release_run(self, project_id: str, run_id: str) -> dict[str, Any] | None:
-        """Clear the in-flight run if it is `run_id`; return the project state after, None if not held."""
+    def release_run(self, project_id: str, run_id: str, return_events: int = 0) -> dict[str, Any] | None:
+        """Clear the in-flight run if it is `run_id`, giving `return_events` back to the pending count (a run
+        that never started); return the project state after, None if `run_id` did not hold the slot."""
         ...

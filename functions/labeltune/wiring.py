@@ -74,7 +74,7 @@ class Services:
             api_key=read_secret(self.settings.openai_api_key_secret_arn, "OpenAI API key"),
             base_url=self.settings.openai_base_url or None,
             max_retries=2,
-            timeout=60,
+            timeout=30,  # three attempts fit in the 120 s the polling function is given
         )
         return OpenAIFineTuning(client)
 

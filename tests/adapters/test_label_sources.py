@@ -85,7 +85,10 @@ def test_start_export_exports_done_rows_with_details_and_returns_the_task_id_wit
         ("COMPLETE", COMPLETE),
         ("FAILED", FAILED),
         ("complete", COMPLETE),
-        ("CANCELED", IN_PROGRESS),  # a status this code has never seen: keep polling, do not fail the run
+        ("CANCELED", FAILED),  # labelbox TaskStatus: a cancelled export will never complete
+        ("CANCELLING", FAILED),
+        ("UNKNOWN", IN_PROGRESS),  # not finished as far as we know: keep polling (bounded by the export deadline)
+        ("SOMETHING_NEW", IN_PROGRESS),
         (None, IN_PROGRESS),
     ],
 )

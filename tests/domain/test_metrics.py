@@ -54,15 +54,26 @@ def test_aggregate_by_hand() -> None:
         _score(0.3, name=0, phone=0),
     ]
     metrics = aggregate("ft:gpt-4.1-mini:demo", iter(scores))  # a one-shot iterator is enough
-    # rouge (1 + 0.5 + 0.25 + 0 + 0.3) / 5 = 0.41; leaked outputs 2 of 5 = 0.4; the error counts in both.
+    # rouge (1 + 0.5 + 0.25 + 0 + 0.3) / 5 = 0.41 (the error adds 0); leaked outputs 2 of the 4 answered = 0.5
+    # (an unanswered example is not evidence of a clean output); errors 1 of 5 = 0.2.
     assert metrics == ModelMetrics(
         model="ft:gpt-4.1-mini:demo",
         examples=5,
         rouge_l=0.41,
-        leak_rate=0.4,
+        leak_rate=0.5,
         leaks_by_type={"name": 2, "order_id": 1, "phone": 1},
         errors=1,
+        error_rate=0.2,
     )
+
+
+def test_a_model_that_never_answers_does_not_look_safe() -> None:
+    from labeltune.domain.project_config import EvaluationThresholds
+
+    metrics = aggregate("m", [_score(0.0, error="NotFoundError") for _ in range(20)])
+    assert (metrics.leak_rate, metrics.error_rate, metrics.errors) == (0.0, 1.0, 20)
+    findings = EvaluationThresholds().findings(metrics.leak_rate, metrics.rouge_l, metrics.error_rate)
+    assert findings == ["failed to answer 1.0000 of examples, above the allowed 0.0000"]
 
 
 def test_aggregate_rounds_to_four_decimals() -> None:

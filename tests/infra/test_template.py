@@ -36,7 +36,7 @@ SECRET_ACCESS = {
     "StartFineTuneFunction": {"OpenAIApiKeySecret"},
     "CheckFineTuneFunction": {"OpenAIApiKeySecret"},
     "EvaluateFunction": {"OpenAIApiKeySecret"},
-    "RecordOutcomeFunction": set(),
+    "RecordOutcomeFunction": {"OpenAIApiKeySecret"},  # to cancel a failed run's still-training job
 }
 
 ROUTES = {
@@ -119,7 +119,7 @@ def test_sizes_and_timeouts(translated: dict[str, Any]) -> None:
         "ExportLabelsFunction": (900, 1024),
         "PrepareDatasetFunction": (900, 1024),
         "StartFineTuneFunction": (300, 512),
-        "CheckFineTuneFunction": (60, 512),
+        "CheckFineTuneFunction": (120, 512),
         "EvaluateFunction": (900, 1024),
         "RecordOutcomeFunction": (60, 512),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -14,6 +15,7 @@ from labeltune.adapters.memory import (
 )
 from labeltune.errors import ExportFailed
 from labeltune.pipeline.export import (
+    EXPORT_DEADLINE,
     FETCH_ERROR_FIELD,
     SnapshotSource,
     check_export,
@@ -44,12 +46,30 @@ def test_start_records_the_task_and_reports_its_status(runs: InMemoryRunStore) -
     assert runs.get_run(RUN)["status"] == "EXPORTING"
 
 
+NOW = "2026-11-26T10:00:00.000+00:00"
+
+
 def test_check_passes_progress_through_and_fails_loudly() -> None:
     exports = ScriptedExportService(statuses=("IN_PROGRESS", "COMPLETE", "FAILED"))
-    assert check_export("t", exports).status == "IN_PROGRESS"
-    assert check_export("t", exports).status == "COMPLETE"
+    assert check_export("t", NOW, exports).status == "IN_PROGRESS"
+    assert check_export("t", NOW, exports).status == "COMPLETE"
     with pytest.raises(ExportFailed, match="t failed"):
-        check_export("t", exports)
+        check_export("t", NOW, exports)
+
+
+def test_an_export_that_never_finishes_fails_after_the_deadline() -> None:
+    exports = ScriptedExportService(statuses=("IN_PROGRESS",))
+    started = datetime.fromisoformat(NOW)
+    assert check_export("t", NOW, exports, now=started + EXPORT_DEADLINE).status == "IN_PROGRESS"
+    with pytest.raises(ExportFailed, match="still IN_PROGRESS"):
+        check_export("t", NOW, exports, now=started + EXPORT_DEADLINE + timedelta(seconds=1))
+
+
+def test_a_retried_start_reuses_the_export_it_started(runs: InMemoryRunStore) -> None:
+    exports = ScriptedExportService(statuses=("IN_PROGRESS",))
+    first = start_export(RUN, "p", exports, runs)
+    again = start_export(RUN, "p", exports, runs)
+    assert exports.started == ["p"] and again.task_id == first.task_id and again.started_at == first.started_at
 
 
 def test_snapshot_streams_rows_and_resolves_urls(runs: InMemoryRunStore) -> None:

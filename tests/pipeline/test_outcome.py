@@ -75,6 +75,7 @@ def test_record_failure_sets_status_finished_at_and_error() -> None:
         "status": "FAILED",
         "error": "DatasetTooSmall",
         "error_message": run["error_message"],
+        "job_cancelled": None,
     }
 
 
@@ -87,7 +88,7 @@ def test_record_success_writes_no_error_attributes() -> None:
     assert run["status"] == "SUCCEEDED"
     assert datetime.fromisoformat(run["finished_at"]) >= datetime.fromisoformat(run["created_at"])
     assert "error" not in run and "error_message" not in run
-    assert reply == {"run_id": RUN, "status": "SUCCEEDED", "error": None, "error_message": None}
+    assert reply == {"run_id": RUN, "status": "SUCCEEDED", "error": None, "error_message": None, "job_cancelled": None}
 
 
 def test_record_outcome_of_an_unknown_run_fails() -> None:
@@ -108,3 +109,33 @@ def test_an_execution_that_ended_outside_the_recorders_is_closed_once() -> None:
     record_execution_end("r-closed", "FAILED", runs, cause="States.Runtime")
     assert runs.get_run("r-closed")["error"] == "FineTuneFailed"  # the recorder's better message is kept
     assert runs.get_run("r-closed")["error_message"] == "bad file"
+
+
+def test_a_failed_run_cancels_its_still_training_job_and_a_finished_one_is_left_alone() -> None:
+    from labeltune.adapters.memory import ScriptedFineTuneProvider
+
+    provider = ScriptedFineTuneProvider(statuses=("running",))
+    runs = InMemoryRunStore()
+    runs.create_run(RUN, "p", status="TRAINING")
+    job = provider.create_job(
+        run_id=RUN, base_model="m", training_file=provider.upload_training_file("t", ["{}"]),
+        validation_file=None, suffix="s",
+    )
+    runs.update_run(RUN, job_id=job.job_id, job_status="running")
+    reply = record_outcome(RUN, RunStatus.FAILED, runs, "States.Timeout", None, lambda: provider)
+    assert reply["job_cancelled"] is True
+    assert runs.get_run(RUN)["job_status"] == "cancelled" and runs.get_run(RUN)["job_cancelled"] is True
+
+    runs.create_run("done", "p", status="EVALUATING", job_id=job.job_id, job_status="succeeded")
+    assert record_outcome("done", RunStatus.FAILED, runs, "X", None, lambda: provider)["job_cancelled"] is None
+
+
+def test_a_failed_run_whose_provider_cannot_be_built_is_still_closed() -> None:
+    def no_key() -> object:
+        raise RuntimeError("the OpenAI API key secret holds no key yet")
+
+    runs = InMemoryRunStore()
+    runs.create_run(RUN, "p", status="TRAINING", job_id="ftjob-1", job_status="running")
+    reply = record_outcome(RUN, RunStatus.FAILED, runs, "ConfigurationError", None, no_key)  # type: ignore[arg-type]
+    assert reply["job_cancelled"] is False and runs.get_run(RUN)["status"] == "FAILED"
+    assert "no key yet" in runs.get_run(RUN)["job_cancel_error"]

@@ -25,7 +25,8 @@ def test_a_new_project_starts_from_the_stack_defaults() -> None:
 def test_partial_updates_merge_nested_settings_and_keep_trigger_state() -> None:
     projects = InMemoryProjectStore()
     configure_project("p", {"min_new_labels": 5}, projects, SETTINGS)
-    projects.record_events("p", 3)
+    for delivery in ("d1", "d2", "d3", "d3"):
+        projects.record_events("p", delivery)
     stored = configure_project("p", {"mapping": {"response_classification": "summary"}}, projects, SETTINGS)
     config = ProjectConfig.model_validate(stored["config"])
     assert config.min_new_labels == 5 and config.mapping.response_classification == "summary"

@@ -228,3 +228,43 @@ def test_manual_run_with_an_idempotency_key_is_one_run(trigger: Trigger) -> None
 def test_manual_run_of_an_unknown_project_is_404(trigger: Trigger) -> None:
     assert request_manual_run("nope", None, trigger).status_code == 404
     assert trigger.starter.calls == []
+
+
+class FlakyStarter(RecordingStarter):
+    """Step Functions throttled once: the first start raises."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 1
+
+    def start(self, run_id: str, payload: Any) -> bool:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("ThrottlingException")
+        return super().start(run_id, payload)
+
+
+def test_a_failed_start_gives_the_claim_back_and_the_retry_counts_once(trigger: Trigger) -> None:
+    flaky = Trigger(trigger.projects, trigger.runs, FlakyStarter(), poll_interval_seconds=5)
+    with pytest.raises(RuntimeError):
+        deliver(flaky, delivery_id="x")  # the API answers 500: Labelbox will deliver again
+    project = flaky.projects.get_project(PROJECT)
+    assert "active_run_id" not in project and project["pending_events"] == 1  # nothing blocked, nothing lost
+    retry = deliver(flaky, delivery_id="x")
+    assert retry.body["run_id"] is not None
+    assert flaky.runs.get_run(retry.body["run_id"])["events_consumed"] == 1  # counted once, not twice
+
+
+def test_an_in_progress_duplicate_is_asked_to_come_back(trigger: Trigger) -> None:
+    reply = deliver(trigger, once=lambda key, work: {"duplicate": True, "in_progress": True})
+    assert reply.status_code == 409
+
+
+def test_reusing_an_idempotency_key_after_its_run_ended_blocks_nothing(trigger: Trigger) -> None:
+    first = request_manual_run(PROJECT, "key-1", trigger).body["run_id"]
+    trigger.runs.update_run(first, status="SUCCEEDED")
+    follow_up_run(first, PROJECT, trigger)  # the run ended and freed the project
+    again = request_manual_run(PROJECT, "key-1", trigger)
+    assert again.status_code == 200 and again.body == {"run_id": first, "project_id": PROJECT, "status": "SUCCEEDED"}
+    assert "active_run_id" not in trigger.projects.get_project(PROJECT)
+    assert request_manual_run(PROJECT, "key-2", trigger).status_code == 202

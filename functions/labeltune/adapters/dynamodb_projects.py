@@ -6,6 +6,7 @@ DynamoDB serialises writes to one item, and the condition decides.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,13 @@ from botocore.exceptions import ClientError
 from labeltune.adapters.dynamodb_runs import _from_dynamo, _to_dynamo
 from labeltune.clock import now_iso
 from labeltune.errors import UnknownProject
+
+DELIVERY_MARKER_TTL_SECONDS = 7 * 24 * 3600  # Labelbox does not redeliver older events
+
+
+def delivery_marker(project_id: str, delivery_id: str) -> str:
+    """The key of the item that records one counted delivery (same table, expired by TTL)."""
+    return f"delivery#{project_id}#{delivery_id}"
 
 
 def _conditional_failed(error: ClientError) -> bool:
@@ -41,20 +49,45 @@ class DynamoProjectStore:
         )
         return _from_dynamo(result["Attributes"])
 
-    def record_events(self, project_id: str, count: int = 1) -> dict[str, Any]:
+    def record_events(self, project_id: str, delivery_id: str) -> dict[str, Any]:
+        """One transaction: a marker item for the delivery (expired by TTL after a week) and the count.
+        A repeat finds the marker and counts nothing, even if the first attempt's reply was never sent."""
+        client = self._table.meta.client
         try:
-            result = self._table.update_item(
-                Key={"project_id": project_id},
-                UpdateExpression="ADD pending_events :n SET last_event_at = :now",
-                ConditionExpression="attribute_exists(project_id)",
-                ExpressionAttributeValues={":n": count, ":now": now_iso()},
-                ReturnValues="ALL_NEW",
+            client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table.name,
+                            "Item": {
+                                "project_id": delivery_marker(project_id, delivery_id),
+                                "expires_at": int(time.time()) + DELIVERY_MARKER_TTL_SECONDS,
+                            },
+                            "ConditionExpression": "attribute_not_exists(project_id)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table.name,
+                            "Key": {"project_id": project_id},
+                            "UpdateExpression": "ADD pending_events :one SET last_event_at = :now",
+                            "ConditionExpression": "attribute_exists(project_id)",
+                            "ExpressionAttributeValues": {":one": 1, ":now": now_iso()},
+                        }
+                    },
+                ]
             )
-        except ClientError as error:
-            if _conditional_failed(error):
+        except client.exceptions.TransactionCanceledException as error:
+            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
                 raise UnknownProject(project_id) from error
-            raise
-        return _from_dynamo(result["Attributes"])
+            if not reasons or reasons[0] != "ConditionalCheckFailed":
+                raise
+            # reasons[0]: this delivery was counted before; nothing to add
+        project = self.get_project(project_id)
+        if project is None:
+            raise UnknownProject(project_id)
+        return project
 
     def claim_run(self, project_id: str, run_id: str, min_pending: int, stale_before: str) -> int | None:
         try:
@@ -81,14 +114,14 @@ class DynamoProjectStore:
             return int(project.get("active_run_events", 0)) if project.get("active_run_id") == run_id else None
         return int(_from_dynamo(result["Attributes"]).get("active_run_events", 0))
 
-    def release_run(self, project_id: str, run_id: str) -> dict[str, Any] | None:
+    def release_run(self, project_id: str, run_id: str, return_events: int = 0) -> dict[str, Any] | None:
         try:
             result = self._table.update_item(
                 Key={"project_id": project_id},
                 UpdateExpression="REMOVE active_run_id, active_run_started_at, active_run_events "
-                "SET last_run_finished_at = :now",
+                "SET last_run_finished_at = :now ADD pending_events :returned",
                 ConditionExpression="active_run_id = :run",
-                ExpressionAttributeValues={":run": run_id, ":now": now_iso()},
+                ExpressionAttributeValues={":run": run_id, ":now": now_iso(), ":returned": return_events},
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:

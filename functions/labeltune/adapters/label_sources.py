@@ -46,10 +46,16 @@ def export_snapshot_key(project_id: str) -> str:
 LabelboxExportFailed = ExportFailed  # the name this error had before exports became asynchronous
 
 
+_ENDED_WITHOUT_RESULT = {"CANCELED", "CANCELLED", "CANCELLING"}  # labelbox TaskStatus: a cancelled task ends
+
+
 def normalise_status(status: Any) -> str:
-    """IN_PROGRESS, COMPLETE or FAILED. Anything else (a new Labelbox status, None) counts as not finished,
-    so the state machine keeps polling instead of failing a run on a status it has not seen before."""
+    """IN_PROGRESS, COMPLETE or FAILED. A cancelled export is FAILED (it will never complete). Anything else
+    (UNKNOWN, a new Labelbox status, None) counts as not finished: the state machine keeps polling, bounded
+    by the export deadline, instead of failing a run on a status it has not seen before."""
     text = str(getattr(status, "value", status) or "").strip().upper()
+    if text in _ENDED_WITHOUT_RESULT:
+        return FAILED
     return text if text in _KNOWN_STATUSES else IN_PROGRESS
 
 

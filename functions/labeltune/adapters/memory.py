@@ -240,10 +240,13 @@ class _ScriptedJob:
     error_message: str | None
     trained_tokens: int
     polls: int = 0  # get_job calls so far
+    cancelled: bool = False
 
     @property
     def status(self) -> str:
-        """The status the last poll reported (the first one before any poll)."""
+        """The status the last poll reported (the first one before any poll); "cancelled" once cancelled."""
+        if self.cancelled:
+            return "cancelled"
         return self.statuses[min(max(self.polls - 1, 0), len(self.statuses) - 1)]
 
     def view(self) -> FineTuneJob:
@@ -376,6 +379,14 @@ class ScriptedFineTuneProvider:
         job.polls += 1
         return job.view()
 
+    def cancel_job(self, job_id: str) -> FineTuneJob:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise KeyError(f"no fine-tuning job {job_id!r}")
+        if openai_job_state(job.status) is JobState.PENDING:
+            job.cancelled = True
+        return job.view()
+
 
 # --------------------------------------------------------------------------------------------------
 # ChatModel
@@ -432,6 +443,7 @@ class InMemoryProjectStore:
 
     def __init__(self, clock: Callable[[], str] = now_iso) -> None:
         self.items: dict[str, dict[str, Any]] = {}
+        self.counted_deliveries: set[tuple[str, str]] = set()
         self._clock = clock
         self._lock = threading.Lock()
 
@@ -447,13 +459,15 @@ class InMemoryProjectStore:
             item.update(config=_round_trip(dict(config)), updated_at=now)
             return copy.deepcopy(item)
 
-    def record_events(self, project_id: str, count: int = 1) -> dict[str, Any]:
+    def record_events(self, project_id: str, delivery_id: str) -> dict[str, Any]:
         with self._lock:
             if project_id not in self.items:
                 raise UnknownProject(project_id)
             item = self.items[project_id]
-            item["pending_events"] = item.get("pending_events", 0) + count
-            item["last_event_at"] = self._clock()
+            if (project_id, delivery_id) not in self.counted_deliveries:
+                self.counted_deliveries.add((project_id, delivery_id))
+                item["pending_events"] = item.get("pending_events", 0) + 1
+                item["last_event_at"] = self._clock()
             return copy.deepcopy(item)
 
     def claim_run(self, project_id: str, run_id: str, min_pending: int, stale_before: str) -> int | None:
@@ -473,11 +487,12 @@ class InMemoryProjectStore:
                 return item["active_run_events"]
             return item.get("active_run_events", 0) if item.get("active_run_id") == run_id else None
 
-    def release_run(self, project_id: str, run_id: str) -> dict[str, Any] | None:
+    def release_run(self, project_id: str, run_id: str, return_events: int = 0) -> dict[str, Any] | None:
         with self._lock:
             item = self.items.get(project_id)
             if item is None or item.get("active_run_id") != run_id:
                 return None
+            item["pending_events"] = item.get("pending_events", 0) + return_events
             for key in ("active_run_id", "active_run_started_at", "active_run_events"):
                 item.pop(key, None)
             item["last_run_finished_at"] = self._clock()

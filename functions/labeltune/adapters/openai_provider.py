@@ -85,7 +85,9 @@ class OpenAIFineTuning:
         hyperparameters: Mapping[str, Any] | None = None,
     ) -> FineTuneJob:
         method: dict[str, Any] = {"type": "supervised", "supervised": {"hyperparameters": dict(hyperparameters or {})}}
-        raw = self._client.fine_tuning.jobs.create(
+        # No SDK retry here: the SDK sends no idempotency key, so re-posting after a lost response could start a
+        # second paid job. A failure becomes TransientError and the state machine's retry runs find_job first.
+        raw = self._client.with_options(max_retries=0).fine_tuning.jobs.create(
             model=base_model,
             training_file=training_file,
             validation_file=validation_file or openai.omit,
@@ -94,6 +96,10 @@ class OpenAIFineTuning:
             method=method,
         )
         return _job(raw)
+
+    @_transient_as_retryable
+    def cancel_job(self, job_id: str) -> FineTuneJob:
+        return _job(self._client.fine_tuning.jobs.cancel(job_id))
 
     @_transient_as_retryable
     def get_job(self, job_id: str) -> FineTuneJob:

@@ -86,6 +86,7 @@ class ModelMetrics(BaseModel):
     model: str
     examples: int
     rouge_l: float = Field(description="Mean ROUGE-L F-measure against the human response")
-    leak_rate: float = Field(description="Share of outputs that repeat at least one PII value of the source")
+    leak_rate: float = Field(description="Share of answered outputs that repeat a PII value of the source")
     leaks_by_type: dict[str, int] = Field(default_factory=dict)
-    errors: int = Field(0, description="Examples the model failed to answer; counted as leaks-free, rouge 0")
+    errors: int = Field(0, description="Examples the model failed to answer (ROUGE-L 0, not in the leak rate)")
+    error_rate: float = Field(0.0, description="Share of examples the model failed to answer")

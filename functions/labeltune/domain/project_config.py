@@ -61,10 +61,13 @@ class EvaluationThresholds(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     max_leak_rate: float = Field(0.0, ge=0, le=1, description="share of outputs allowed to leak PII")
     min_rouge_l: float = Field(0.0, ge=0, le=1, description="mean ROUGE-L the tuned model must reach")
+    max_error_rate: float = Field(0.0, ge=0, le=1, description="share of held-out examples it may fail to answer")
 
-    def findings(self, leak_rate: float, rouge_l: float) -> list[str]:
+    def findings(self, leak_rate: float, rouge_l: float, error_rate: float = 0.0) -> list[str]:
         """Why a tuned model falls short; an empty list means it passes."""
         found = []
+        if error_rate > self.max_error_rate:
+            found.append(f"failed to answer {error_rate:.4f} of examples, above the allowed {self.max_error_rate:.4f}")
         if leak_rate > self.max_leak_rate:
             found.append(f"leak rate {leak_rate:.4f} above the allowed {self.max_leak_rate:.4f}")
         if rouge_l < self.min_rouge_l:

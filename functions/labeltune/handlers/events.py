@@ -22,6 +22,7 @@ class CheckExportEvent(BaseModel):
     action: Literal["check"]
     run_id: str
     task_id: str
+    started_at: str
 
 
 class SnapshotExportEvent(BaseModel):

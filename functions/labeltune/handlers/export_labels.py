@@ -18,7 +18,7 @@ def handler(event: dict[str, Any], context: Any) -> dict:
     if isinstance(step, StartExportEvent):
         result = start_export(step.run_id, step.project_id, svc.exports, svc.runs)
     elif isinstance(step, CheckExportEvent):
-        result = check_export(step.task_id, svc.exports)
+        result = check_export(step.task_id, step.started_at, svc.exports)
     else:
         result = snapshot_export(step.run_id, step.task_id, svc.exports, svc.fetcher, svc.store, svc.runs)
     logger.info("export", extra={"run_id": step.run_id, "action": step.action})

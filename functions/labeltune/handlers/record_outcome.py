@@ -18,12 +18,18 @@ def handler(event: dict[str, Any], context: Any) -> dict:
     if "detail-type" in event:
         detail = ExecutionStatusChange.model_validate(event).detail
         run_id, project_id = detail.name, detail.project_id()
-        result = record_execution_end(run_id, detail.status, svc.runs, detail.cause or detail.error)
+        result = record_execution_end(run_id, detail.status, svc.runs, detail.cause or detail.error, lambda: svc.openai)
     else:
         step = RecordOutcomeEvent.model_validate(event)
         run_id, project_id = step.run_id, step.project_id
-        result = record_outcome(run_id, RunStatus(step.outcome), svc.runs, step.error, step.cause)
+        result = record_outcome(run_id, RunStatus(step.outcome), svc.runs, step.error, step.cause, lambda: svc.openai)
     if project_id:
-        result["follow_up_run_id"] = follow_up_run(run_id, project_id, svc.trigger)
+        try:
+            result["follow_up_run_id"] = follow_up_run(run_id, project_id, svc.trigger)
+        except Exception as error:
+            # The run is closed and its project freed; a follow-up that could not start leaves its events
+            # pending for the next delivery. Failing here would rewrite a succeeded run as failed.
+            logger.exception("follow-up run not started", extra={"run_id": run_id})
+            result["follow_up_error"] = type(error).__name__
     logger.info("run finished", extra={k: result.get(k) for k in ("run_id", "status", "error", "follow_up_run_id")})
     return result

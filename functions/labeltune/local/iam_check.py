@@ -67,13 +67,34 @@ def is_allowed(documents: Iterable[Mapping[str, Any]], action: str, resource: st
     return PermissionResult.PERMITTED in results and PermissionResult.DENIED not in results
 
 
+_TRANSACT_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+
+
+def iam_requests(call: AwsCall, region: str) -> list[tuple[str, str]]:
+    """(action, resource) pairs IAM authorises for one call. A DynamoDB transaction is authorised item by
+    item, with each item's own action on its own table."""
+    if call.service == "dynamodb" and call.operation in ("TransactWriteItems", "TransactGetItems"):
+        pairs = []
+        for item in call.params["TransactItems"]:
+            (kind, body), = item.items()
+            table = f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{body['TableName']}"
+            pairs.append((f"dynamodb:{_TRANSACT_ACTIONS.get(kind, 'GetItem')}", table))
+        return pairs
+    return [(iam_action(call), iam_resource(call, region))]
+
+
 def denied_calls(
     calls: Iterable[AwsCall], role_policies: Mapping[str, list[dict[str, Any]]], region: str
 ) -> list[Denied]:
     """Every recorded call the function's role would not allow (empty when the template is right)."""
     denied = []
     for call in calls:
-        action, resource = iam_action(call), iam_resource(call, region)
-        if not is_allowed(role_policies.get(call.function, []), action, resource):
-            denied.append(Denied(call.function, action, resource))
+        for action, resource in iam_requests(call, region):
+            if not is_allowed(role_policies.get(call.function, []), action, resource):
+                denied.append(Denied(call.function, action, resource))
     return sorted(set(denied), key=lambda d: (d.function, d.action, d.resource))

@@ -26,6 +26,7 @@ import boto3
 from labeltune.adapters.label_sources import export_snapshot_key
 from labeltune.emulator import OpenAIEmulator
 from labeltune.local.lambda_runtime import RUNTIME
+from labeltune.local.moto_dynamodb import make_moto_dynamodb_atomic
 from labeltune.local.resources import LocalResources, build_resources
 
 REGION = "us-east-1"
@@ -132,6 +133,7 @@ class LocalStack:
         self.moto_url = f"http://127.0.0.1:{moto_port}"
         _post_json(f"{self.moto_url}/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
         RUNTIME.install()
+        make_moto_dynamodb_atomic()
         self.emulator = OpenAIEmulator(
             job_duration_seconds=self.options.job_duration_seconds, port=self.options.emulator_port
         ).start()

@@ -73,7 +73,7 @@ def evaluate_models(
                     results.write(json.dumps(record, ensure_ascii=False) + "\n")
         store.upload_file(results_key, results_path)
     tuned = aggregate(tuned_model, scores["tuned"])
-    findings = (thresholds or EvaluationThresholds()).findings(tuned.leak_rate, tuned.rouge_l)
+    findings = (thresholds or EvaluationThresholds()).findings(tuned.leak_rate, tuned.rouge_l, tuned.error_rate)
     summary = EvaluationSummary(
         run_id=run_id,
         base=aggregate(base_model, scores["base"]),

@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
+from labeltune.clock import now_iso
 from labeltune.domain.models import RunStatus
 from labeltune.errors import ExportFailed, RowDataFetchError
 from labeltune.ports import ExportService, ObjectStore, RowDataFetcher, RunStore
@@ -22,9 +24,13 @@ from labeltune.ports import ExportService, ObjectStore, RowDataFetcher, RunStore
 FETCH_ERROR_FIELD = "_row_data_error"  # read by the converter: the row is rejected with this reason
 
 
+EXPORT_DEADLINE = timedelta(hours=6)  # Labelbox exports take minutes; hours mean it is stuck
+
+
 class ExportState(BaseModel):
     task_id: str
     status: str
+    started_at: str
 
 
 class Snapshot(BaseModel):
@@ -39,16 +45,23 @@ def snapshot_key(run_id: str) -> str:
 
 
 def start_export(run_id: str, project_id: str, exports: ExportService, runs: RunStore) -> ExportState:
-    task_id = exports.start_export(project_id)
-    runs.update_run(run_id, status=RunStatus.EXPORTING.value, export_task_id=task_id)
-    return check_export(task_id, exports)
+    """Start the export once per run: a retry finds the task recorded on the run instead of starting another."""
+    run = runs.get_run(run_id) or {}
+    task_id, started_at = run.get("export_task_id"), run.get("export_started_at")
+    if not task_id or not started_at:
+        task_id, started_at = exports.start_export(project_id), now_iso()
+        runs.update_run(run_id, status=RunStatus.EXPORTING.value, export_task_id=task_id, export_started_at=started_at)
+    return check_export(task_id, started_at, exports)
 
 
-def check_export(task_id: str, exports: ExportService) -> ExportState:
+def check_export(task_id: str, started_at: str, exports: ExportService, now: datetime | None = None) -> ExportState:
     status = exports.export_status(task_id)
     if status == "FAILED":
         raise ExportFailed(task_id, f"export {task_id} failed")
-    return ExportState(task_id=task_id, status=status)
+    waited = (now or datetime.now(UTC)) - datetime.fromisoformat(started_at)
+    if status != "COMPLETE" and waited > EXPORT_DEADLINE:
+        raise ExportFailed(task_id, f"export {task_id} is still {status} after {waited}; giving up")
+    return ExportState(task_id=task_id, status=status, started_at=started_at)
 
 
 def _is_url(value: Any) -> bool:

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -43,28 +44,47 @@ class Trigger:
     poll_interval_seconds: int
 
 
+class Start(StrEnum):
+    STARTED = "started"  # this call (or the earlier attempt it repeats) started the run
+    REFUSED = "refused"  # another run is in flight, or too few events are pending
+    ALREADY_FINISHED = "already_finished"  # this run id ran before and has ended: nothing to start
+
+
+FINISHED = {RunStatus.SUCCEEDED.value, RunStatus.FAILED.value}
+
+
 def start_claimed_run(
     run_id: str, project_id: str, config: ProjectConfig, trigger: Trigger, min_pending: int, **attributes: Any
-) -> bool:
+) -> Start:
     """Claim the project's single in-flight slot for `run_id`, then create the run and its execution.
-    Every step is idempotent for the same run id, so a retry completes a half-done start."""
+
+    Every step is idempotent for the same run id, so a retry completes a half-done start. If the start
+    cannot complete, the claim is given back with its events, so a failure never blocks the project.
+    """
     consumed = trigger.projects.claim_run(project_id, run_id, min_pending, stale_before(datetime.now(UTC)))
     if consumed is None:
-        return False
-    snapshot = config.model_dump(mode="json")
-    trigger.runs.create_run(
-        run_id, project_id, status=RunStatus.STARTED.value, config=snapshot, events_consumed=consumed, **attributes
-    )
-    trigger.starter.start(
-        run_id,
-        {
-            "run_id": run_id,
-            "project_id": project_id,
-            "poll_interval_seconds": trigger.poll_interval_seconds,
-            "config": snapshot,
-        },
-    )
-    return True
+        return Start.REFUSED
+    try:
+        snapshot = config.model_dump(mode="json")
+        created = trigger.runs.create_run(
+            run_id, project_id, status=RunStatus.STARTED.value, config=snapshot, events_consumed=consumed, **attributes
+        )
+        if not created and (trigger.runs.get_run(run_id) or {}).get("status") in FINISHED:
+            trigger.projects.release_run(project_id, run_id, return_events=consumed)
+            return Start.ALREADY_FINISHED
+        trigger.starter.start(
+            run_id,
+            {
+                "run_id": run_id,
+                "project_id": project_id,
+                "poll_interval_seconds": trigger.poll_interval_seconds,
+                "config": snapshot,
+            },
+        )
+    except Exception:
+        trigger.projects.release_run(project_id, run_id, return_events=consumed)
+        raise
+    return Start.STARTED
 
 
 def _config(project: Mapping[str, Any]) -> ProjectConfig:
@@ -98,11 +118,12 @@ def accept_labelbox_webhook(
         config = _config(project)
         if not counts_toward_run(topic, config.trigger_topics):
             return {"project_id": project_id, "topic": topic.value, "counted": False}
-        state = trigger.projects.record_events(project_id)
+        state = trigger.projects.record_events(project_id, delivery_id)
         run_id = run_id_for_delivery(project_id, delivery_id)
-        started = start_claimed_run(
+        outcome = start_claimed_run(
             run_id, project_id, config, trigger, config.min_new_labels, triggered_by="webhook", delivery_id=delivery_id
         )
+        started = outcome is Start.STARTED
         return {
             "project_id": project_id,
             "topic": topic.value,
@@ -112,7 +133,10 @@ def accept_labelbox_webhook(
             "active_run_id": run_id if started else state.get("active_run_id"),
         }
 
-    return Reply(status_code=202, body={"delivery_id": delivery_id, **once(delivery_id, process)})
+    result = once(delivery_id, process)
+    if result.get("in_progress"):  # the first attempt may still fail: have Labelbox deliver again later
+        return Reply(status_code=409, body={"message": "this delivery is being processed", "delivery_id": delivery_id})
+    return Reply(status_code=202, body={"delivery_id": delivery_id, **result})
 
 
 def request_manual_run(project_id: str, idempotency_key: str | None, trigger: Trigger) -> Reply:
@@ -120,8 +144,12 @@ def request_manual_run(project_id: str, idempotency_key: str | None, trigger: Tr
     if project is None:
         return Reply(status_code=404, body={"message": "unknown project", "project_id": project_id})
     run_id = new_manual_run_id(project_id, idempotency_key)
-    if start_claimed_run(run_id, project_id, _config(project), trigger, min_pending=0, triggered_by="manual"):
+    outcome = start_claimed_run(run_id, project_id, _config(project), trigger, min_pending=0, triggered_by="manual")
+    if outcome is Start.STARTED:
         return Reply(status_code=202, body={"run_id": run_id, "project_id": project_id})
+    if outcome is Start.ALREADY_FINISHED:  # the same Idempotency-Key again, after its run ended
+        status = (trigger.runs.get_run(run_id) or {}).get("status")
+        return Reply(status_code=200, body={"run_id": run_id, "project_id": project_id, "status": status})
     active = (trigger.projects.get_project(project_id) or {}).get("active_run_id")
     return Reply(
         status_code=409,
@@ -138,7 +166,7 @@ def follow_up_run(run_id: str, project_id: str, trigger: Trigger) -> str | None:
         return None
     config = _config(project)
     follow_up = run_id_for_delivery(project_id, f"follow-up:{run_id}")
-    started = start_claimed_run(
+    outcome = start_claimed_run(
         follow_up, project_id, config, trigger, config.min_new_labels, triggered_by="follow-up", follows_run_id=run_id
     )
-    return follow_up if started else None
+    return follow_up if outcome is Start.STARTED else None
