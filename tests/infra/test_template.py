@@ -159,9 +159,13 @@ def test_function_roles_are_least_privilege(translated: dict[str, Any]) -> None:
     api_actions = {a for s in _statements(resources["ApiFunctionRole"]) for a in _actions(s)}
     assert "states:StartExecution" in api_actions
     record_actions = {a for s in _statements(resources["RecordOutcomeFunctionRole"]) for a in _actions(s)}
-    # Closing a run may start its one follow-up run (StartExecution); an event it cannot handle goes to the
-    # dead-letter queue (SendMessage, added by SAM for the on-failure destination).
-    assert {a for a in record_actions if not a.startswith("dynamodb:")} == {"states:StartExecution", "sqs:SendMessage"}
+    # Closing a run may start its one follow-up run (StartExecution) and cancel a failed run's job (the OpenAI
+    # key); an event it cannot handle goes to the dead-letter queue (SendMessage, SAM's on-failure destination).
+    assert {a for a in record_actions if not a.startswith("dynamodb:")} == {
+        "states:StartExecution",
+        "sqs:SendMessage",
+        "secretsmanager:GetSecretValue",
+    }
     check_actions = {a for s in _statements(resources["CheckFineTuneFunctionRole"]) for a in _actions(s)}
     assert not any(a.startswith("s3:") for a in check_actions)
     start_actions = {a for s in _statements(resources["StartFineTuneFunctionRole"]) for a in _actions(s)}
