@@ -166,3 +166,39 @@ def test_blank_lines_in_the_eval_file_are_skipped(runs: InMemoryRunStore) -> Non
     store.put_lines(EVAL_KEY, ["", eval_line(*EXAMPLES[0]), "   ", eval_line(*EXAMPLES[2]), ""])
     summary = evaluate_models(RUN, EVAL_KEY, BASE, TUNED, store, ScriptedChatModel(leaky_base_perfect_tuned), runs)
     assert summary.base.examples == summary.tuned.examples == 2
+
+
+def test_calls_overlap_but_results_keep_the_file_order() -> None:
+    import threading
+    import time
+
+    from labeltune.adapters.memory import InMemoryObjectStore, InMemoryRunStore, ScriptedChatModel
+    from labeltune.pipeline.evaluate import evaluate_models
+
+    in_flight, peak, lock = 0, 0, threading.Lock()
+
+    def slow(model: str, system: str, user: str) -> str:
+        nonlocal in_flight, peak
+        with lock:
+            in_flight += 1
+            peak = max(peak, in_flight)
+        time.sleep(0.01)
+        with lock:
+            in_flight -= 1
+        return f"summary of {user}"
+
+    store, runs = InMemoryObjectStore(), InMemoryRunStore()
+    runs.create_run("r", "p")
+    lines = [
+        json.dumps({"data_row_id": f"dr-{i}", "messages": [
+            {"role": "system", "content": "s"}, {"role": "user", "content": f"chat {i}"},
+            {"role": "assistant", "content": f"summary of chat {i}"}]})
+        for i in range(40)
+    ]
+    store.put_lines("eval.jsonl", lines)
+    evaluate_models("r", "eval.jsonl", "base", "ft:base:x", store, ScriptedChatModel(slow), runs, concurrency=4)
+    assert 1 < peak <= 4
+    written = [json.loads(line) for line in store.read_lines("runs/r/evaluation/examples.jsonl")]
+    assert [(r["data_row_id"], r["role"]) for r in written] == [
+        (f"dr-{i}", role) for i in range(40) for role in ("base", "tuned")
+    ]

@@ -5,8 +5,10 @@ base model's leaks, so never to logs or the run record); the aggregates go on th
 
 from __future__ import annotations
 
+import itertools
 import json
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -17,6 +19,8 @@ from labeltune.domain.pii import extract_pii
 from labeltune.domain.project_config import EvaluationThresholds
 from labeltune.errors import TransientError
 from labeltune.ports import ChatModel, ObjectStore, RunStore
+
+BATCH_EXAMPLES = 32  # examples in flight at once (each asked of both models)
 
 
 class EvaluationSummary(BaseModel):
@@ -44,30 +48,37 @@ def evaluate_models(
     chat: ChatModel,
     runs: RunStore,
     thresholds: EvaluationThresholds | None = None,
+    concurrency: int = 8,
 ) -> EvaluationSummary:
     runs.update_run(run_id, status=RunStatus.EVALUATING.value)
     models = {"base": base_model, "tuned": tuned_model}
     scores: dict[str, list[ExampleScore]] = {role: [] for role in models}
     results_key = f"runs/{run_id}/evaluation/examples.jsonl"
-    with tempfile.TemporaryDirectory(prefix="labeltune-eval-") as tmp:
+
+    def answer(task: tuple[str, str, str, str, str, str]) -> tuple[str, str | None, ExampleScore]:
+        role, model, data_row_id, system, prompt, reference = task
+        try:
+            output = chat.complete(model, system, prompt)
+            return role, output, score_example(data_row_id, model, output, reference, extract_pii(prompt))
+        except TransientError:
+            raise  # let the state machine retry the step with backoff
+        except Exception as error:  # a refusal or a bad request costs one example, not the run
+            failed = ExampleScore(
+                data_row_id=data_row_id, model=model, rouge_l=0.0, leaks={}, error=type(error).__name__
+            )
+            return role, None, failed
+
+    with (
+        tempfile.TemporaryDirectory(prefix="labeltune-eval-") as tmp,
+        ThreadPoolExecutor(max_workers=concurrency) as pool,
+    ):
         results_path = Path(tmp) / "examples.jsonl"
         with results_path.open("w", encoding="utf-8") as results:
-            for line in store.read_lines(eval_key):
-                if not line.strip():
-                    continue
-                data_row_id, system, prompt, reference = _example(line)
-                pii = extract_pii(prompt)
-                for role, model in models.items():
-                    try:
-                        output = chat.complete(model, system, prompt)
-                        score = score_example(data_row_id, model, output, reference, pii)
-                    except TransientError:
-                        raise  # let the state machine retry the step with backoff
-                    except Exception as error:  # a refusal or a bad request costs one example, not the run
-                        output = None
-                        score = ExampleScore(
-                            data_row_id=data_row_id, model=model, rouge_l=0.0, leaks={}, error=type(error).__name__
-                        )
+            examples = (_example(line) for line in store.read_lines(eval_key) if line.strip())
+            # Bounded batches keep memory flat and the results in file order; calls within a batch overlap.
+            while batch := list(itertools.islice(examples, BATCH_EXAMPLES)):
+                tasks = [(role, model, *example) for example in batch for role, model in models.items()]
+                for role, output, score in pool.map(answer, tasks):
                     scores[role].append(score)
                     record = {"role": role, "output": output, **score.model_dump()}
                     results.write(json.dumps(record, ensure_ascii=False) + "\n")
