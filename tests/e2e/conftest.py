@@ -6,6 +6,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -44,3 +45,21 @@ def wait_for(predicate: Any, timeout: float = 30, interval: float = 0.05) -> Any
             return value
         time.sleep(interval)
     raise TimeoutError("condition not met in time")
+
+
+def new_project(stack: LocalStack, rows: int | None = None, **config: Any) -> str:
+    """A project of its own (so other tests' runs don't interfere), with the sample export's rows (the
+    first `rows` of them, or all) refiled under it."""
+    project = f"project-{uuid.uuid4().hex[:10]}"
+    lines = EXPORT.read_text().splitlines()
+    records = [json.loads(line) for line in (lines[:rows] if rows is not None else lines)]
+    for record in records:
+        record["projects"] = {project: next(iter(record["projects"].values()))}
+    assert stack.resources is not None
+    stack.client("s3").put_object(
+        Bucket=stack.resources.bucket_name,
+        Key=f"exports/{project}.ndjson",
+        Body="\n".join(json.dumps(r) for r in records).encode(),
+    )
+    stack.configure_project(project, config)
+    return project

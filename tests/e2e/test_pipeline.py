@@ -10,7 +10,7 @@ from labeltune.local.iam_check import denied_calls
 from labeltune.local.lambda_runtime import RUNTIME
 from labeltune.local.stack import LocalStack
 
-from .conftest import PROJECT, http, wait_for
+from .conftest import PROJECT, http, new_project, wait_for
 
 
 def deliver(stack: LocalStack, project_id: str = PROJECT, delivery_id: str | None = None) -> tuple[int, dict]:
@@ -124,18 +124,7 @@ def test_transient_provider_errors_are_retried_by_the_state_machine(stack: Local
 
 
 def test_too_few_examples_fails_the_run_with_a_clear_reason(stack: LocalStack) -> None:
-    project = f"empty-project-{uuid.uuid4().hex[:8]}"
-    export = stack.root / "examples" / "labelbox_export.ndjson"
-    rows = [json.loads(line) for line in export.read_text().splitlines()[:5]]
-    for row in rows:  # the same rows, but filed under another project with only 5 rows
-        row["projects"] = {project: next(iter(row["projects"].values()))}
-    assert stack.resources is not None
-    stack.client("s3").put_object(
-        Bucket=stack.resources.bucket_name,
-        Key=f"exports/{project}.ndjson",
-        Body="\n".join(json.dumps(r) for r in rows).encode(),
-    )
-    stack.configure_project(project)
+    project = new_project(stack, rows=5)  # the sample's first 5 rows only
     _, body = deliver(stack, project_id=project)
     execution = stack.wait_for_execution(body["run_id"])
     assert execution["status"] == "FAILED"

@@ -10,24 +10,8 @@ from typing import Any
 
 from labeltune.local.stack import LocalStack
 
-from .conftest import EXPORT, wait_for
+from .conftest import EXPORT, new_project, wait_for
 from .test_pipeline import deliver
-
-
-def new_project(stack: LocalStack, **config: Any) -> str:
-    """A project of its own (so runs of other tests don't interfere), with the sample export."""
-    project = f"project-{uuid.uuid4().hex[:10]}"
-    rows = [json.loads(line) for line in EXPORT.read_text().splitlines()]
-    for row in rows:
-        row["projects"] = {project: next(iter(row["projects"].values()))}
-    assert stack.resources is not None
-    stack.client("s3").put_object(
-        Bucket=stack.resources.bucket_name,
-        Key=f"exports/{project}.ndjson",
-        Body="\n".join(json.dumps(r) for r in rows).encode(),
-    )
-    stack.configure_project(project, config)
-    return project
 
 
 def project_state(stack: LocalStack, project: str) -> dict[str, Any]:
