@@ -35,6 +35,7 @@ from typing import Any
 
 THROUGHPUT_TARGET = 0.7
 MEMORY_TARGET = 1.3
+NOISY_SPREAD = 0.15  # slowest / fastest run of one pass above 1.15: the machine was busy, the best time is less sure
 DEFAULT_SIZES = (10_000, 100_000)
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -241,6 +242,17 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['rows']:>9,} {r['size_mb']:>7.1f} | {r['bare_rows_per_s']:>11,.0f} {r['bare_mb_per_s']:>9.2f} | "
             f"{r['build_rows_per_s']:>12,.0f} {r['build_mb_per_s']:>10.2f} | {r['throughput_ratio']:>5.2f} | "
             f"{r['build_peak_rss_mib']:>20.1f} {r['build_rss_growth_mib']:>10.1f}"
+        )
+    for n, r in results.items():
+        spreads = {kind: max(r[f"{kind}_runs_s"]) / min(r[f"{kind}_runs_s"]) - 1 for kind in ("bare", "build")}
+        noisy = (
+            "  <- noisy: other load on the machine; rerun, or use --repeat 5 or more"
+            if max(spreads.values()) > NOISY_SPREAD
+            else ""
+        )
+        print(
+            f"  {n:,} rows, seconds per run: bare {r['bare_runs_s']}, build {r['build_runs_s']} "
+            f"(slowest / fastest - 1: {spreads['bare']:.0%}, {spreads['build']:.0%}){noisy}"
         )
     ratios = {n: r["throughput_ratio"] for n, r in results.items()}
     memory_ratio = results[large]["build_peak_rss_mib"] / results[small]["build_peak_rss_mib"]

@@ -15,7 +15,10 @@ The rules:
   contract) ends with one;
 - an example's tokens, counted with the base model's encoding (o200k_base for gpt-4o/4.1) the way the
   cookbook counts them, fit the per-example limit (65,536 tokens for the gpt-4o and gpt-4.1 families);
-- a training file has at least 10 examples; a validation file shares no example with the training file.
+- a training file has at least 10 examples; a validation file shares no example with the training file;
+- (labeltune's own contract) one chat, one example: no two user messages in train, validation and eval
+  together are equal once every whitespace character is removed and case is folded, so no chat is in two
+  files (train and eval, or train and validation).
 """
 
 from __future__ import annotations
@@ -118,13 +121,38 @@ def file_examples(path: Path, *, strip_keys: tuple[str, ...] = ()) -> tuple[list
     return examples, problems
 
 
+def _chat_key(text: str) -> str:
+    """A user message with every whitespace character removed and case folded (written here from the rule,
+    character by character, not with the builder's code)."""
+    return "".join(ch for ch in text.casefold() if not ch.isspace())
+
+
+def shared_prompts(files: dict[str, list[Any]]) -> list[str]:
+    """Problems for every chat (user message, see _chat_key) found twice, in two files or in one."""
+    seen: dict[str, str] = {}
+    problems = []
+    for name, examples in files.items():
+        for example in examples:
+            messages = example.get("messages") if isinstance(example, dict) else None
+            users = [m["content"] for m in messages or [] if isinstance(m, dict) and m.get("role") == "user"]
+            for content in users:
+                if not isinstance(content, str):
+                    continue
+                key = _chat_key(content)
+                if key in seen:
+                    problems.append(f"a chat of {name} is in {seen[key]} too")
+                seen.setdefault(key, name)
+    return problems
+
+
 def dataset_problems(directory: Path, *, min_examples: int = OPENAI_MIN_TRAINING_EXAMPLES) -> list[str]:
     """Every OpenAI rule over the files a build wrote; eval.jsonl is checked without its data_row_id."""
     train, problems = file_examples(directory / "train.jsonl")
     validation, more = file_examples(directory / "validation.jsonl")
     problems += more
-    _, more = file_examples(directory / "eval.jsonl", strip_keys=("data_row_id",))
+    held_out, more = file_examples(directory / "eval.jsonl", strip_keys=("data_row_id",))
     problems += more
+    problems += shared_prompts({"train": train, "validation": validation, "eval": held_out})
     if len(train) < min_examples:
         problems.append(f"train.jsonl has {len(train)} examples, fewer than {min_examples}")
     seen = {json.dumps(e, sort_keys=True) for e in train}

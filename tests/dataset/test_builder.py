@@ -68,6 +68,12 @@ def _respaced_recased_copy_of_row_3() -> dict[str, Any]:
     return row(900, chat=original["data_row"]["row_data"].upper().replace(" ", "   "), summary=f"  {summary.lower()}")
 
 
+def _relabelled_copy_of_row_3() -> dict[str, Any]:
+    """Row 3's chat (respaced, recased) under another data row, with another summary: a second label of it."""
+    chat = row(3)["data_row"]["row_data"]
+    return row(900, chat=chat.replace(" ", "  ").lower(), summary="A different summary of the same chat.")
+
+
 BAD_ROWS: dict[str, Callable[[], bytes]] = {
     Reason.INVALID_UTF8: lambda: b'{"data_row": {"id": "dr-bad", "row_data": "caf\xe9"}}\n',
     Reason.INVALID_JSON: lambda: b'{"data_row": {"id": "dr-cut-off", "row_da\n',
@@ -92,6 +98,7 @@ BAD_ROWS: dict[str, Callable[[], bytes]] = {
     Reason.CONTROL_CHARACTERS: lambda: line(row(900, chat="Ann Lee: my card \x07\x07 was charged twice")),
     Reason.DUPLICATE_DATA_ROW: lambda: line(row(900, data_row_id="dr-00003", global_key="chat-00003")),
     Reason.DUPLICATE_EXAMPLE: lambda: line(_respaced_recased_copy_of_row_3()),
+    Reason.DUPLICATE_PROMPT: lambda: line(_relabelled_copy_of_row_3()),
     Reason.TOO_MANY_TOKENS: lambda: line(row(900, chat="Ann Lee: " + "please help me " * 80)),
 }
 
@@ -186,6 +193,22 @@ def test_the_sample_export(tmp_path: Path) -> None:
     assert dataset_problems(tmp_path) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(FILES.values())
     assert json.loads((tmp_path / "report.json").read_text()) == json.loads(report.model_dump_json())
+
+
+def test_the_json_of_a_clean_text_is_exactly_json_dumps() -> None:
+    from labeltune.dataset.builder import _json_text
+    from labeltune.domain.conversion import text_defect
+
+    alphabet = ['"', "\\", "\t", "\r", "\n", " ", "a", "Z", "0", "~", "/", "é", "\u2028", "🙂", "\x07", "\x7f"]
+    rng = random.Random(4)
+    checked = 0
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 12)))
+        if text_defect(text) is None:  # the builder writes only texts that pass the hygiene check
+            expected = json.dumps(text, ensure_ascii=False).replace("\u2028", "\\u2028")
+            assert f'"{_json_text(text)}"' == expected, repr(text)
+            checked += 1
+    assert checked > 1000
 
 
 def test_lines_are_exactly_what_json_dumps_writes(tmp_path: Path) -> None:
@@ -343,6 +366,78 @@ def test_no_example_is_in_two_splits(tmp_path: Path) -> None:
     assert dataset_problems(tmp_path) == []
 
 
+def _relabelled(original: dict[str, Any], n: int, global_key: str) -> dict[str, Any]:
+    """The chat of `original` (respaced, recased) labelled again under another data row: another summary."""
+    chat = original["data_row"]["row_data"].replace(" ", "  ").replace("\n", " \n").swapcase()
+    return row(n, chat=chat, summary=f"Another labeller's summary, number {n}.", global_key=global_key)
+
+
+def test_one_chat_under_two_data_rows_is_in_one_split_only(tmp_path: Path) -> None:
+    # The split hashes the data row's global key, so two labels of one chat on two data rows could land in
+    # train.jsonl and eval.jsonl (or validation.jsonl, which OpenAI forbids). The second is rejected.
+    originals = [row(n, global_key=_key_in("train", f"orig{n}")) for n in range(30)]
+    copies = [
+        _relabelled(o, 1000 + n, _key_in("eval" if n % 2 else "validation", f"copy{n}"))
+        for n, o in enumerate(originals)
+    ]
+    built = build([line(r) for r in originals + copies], tmp_path)
+    assert built.report.rejected_by_reason == {Reason.DUPLICATE_PROMPT: 30}
+    assert built.report.duplicates_removed == 30
+    assert built.report.examples == {"train": 30, "validation": 0, "eval": 0}
+    assert {r["data_row_id"] for r in built.rejected()} == {f"dr-{1000 + n:05d}" for n in range(30)}
+    assert dataset_problems(tmp_path) == []  # the independent check: no chat in two files
+
+
+def test_which_copy_of_a_chat_is_kept_depends_on_export_order_only(tmp_path: Path) -> None:
+    # Documented: the first row in export order that passes every check is kept, wherever it is split to.
+    original = row(1, global_key=_key_in("train", "orig"))
+    copy_ = _relabelled(original, 2, _key_in("eval", "copy"))
+    first = build([line(original), line(copy_), *valid_lines(12, start=10)], tmp_path / "a")
+    second = build([line(copy_), line(original), *valid_lines(12, start=10)], tmp_path / "b")
+    assert [r["data_row_id"] for r in first.rejected()] == ["dr-00002"]
+    assert [r["data_row_id"] for r in second.rejected()] == ["dr-00001"]
+    assert "dr-00002" in {r["data_row_id"] for r in second.lines("eval")}
+    assert dataset_problems(tmp_path / "a", min_examples=1) == dataset_problems(tmp_path / "b", min_examples=1) == []
+
+
+def test_a_row_rejected_later_does_not_claim_its_chat(tmp_path: Path) -> None:
+    too_long = row(1, summary="A summary that goes on and on. " * 40)
+    shorter = _relabelled(too_long, 2, "chat-00002")
+    built = build([line(too_long), line(shorter), *valid_lines(12, start=10)], tmp_path, max_tokens_per_example=300)
+    assert built.reasons_by_line() == {1: Reason.TOO_MANY_TOKENS}
+    assert sum(built.report.examples.values()) == 13
+
+
+def test_no_chat_is_in_two_files_of_a_relabelled_generated_export(tmp_path: Path) -> None:
+    from labeltune.sample_data import PROJECT_ID, generate_rows
+
+    rows = list(generate_rows(300, seed=7))
+    valid = [r for r in rows if not r["data_row"]["global_key"].startswith("chat-bad")]
+    for n, original in enumerate(random.Random(5).sample(valid, 60)):  # labelled twice, as two data rows
+        again = json.loads(json.dumps(original))
+        again["data_row"].update(id=f"relabel-{n}", global_key=f"relabel-{n}")
+        answer = again["projects"][PROJECT_ID]["labels"][-1]["annotations"]["classifications"][0]["text_answer"]
+        answer["content"] = f"A second opinion, number {n}."
+        rows.append(again)
+    random.Random(2).shuffle(rows)
+    built = build(rows, tmp_path, PROJECT_ID)
+    assert built.report.rejected_by_reason[Reason.DUPLICATE_PROMPT] == 60
+    written = [p for name in ("train", "validation", "eval") for p in built.prompts(name)]
+    keys = ["".join(p.casefold().split()) for p in written]
+    assert len(keys) == len(set(keys)) == 300
+    assert dataset_problems(tmp_path) == []
+
+
+def test_the_split_is_assign_split_of_the_global_key(tmp_path: Path) -> None:
+    ratios = SplitRatios(train=0.5, validation=0.2, eval=0.3)
+    rows = [row(n, global_key=f"key-{n}") for n in range(300)]
+    built = build([line(r) for r in rows], tmp_path, split=ratios)
+    prompt_split = {p: name for name in ("train", "validation", "eval") for p in built.prompts(name)}
+    assert len(prompt_split) == 300
+    for r in rows:
+        assert prompt_split[r["data_row"]["row_data"]] == assign_split(r["data_row"]["global_key"], ratios)
+
+
 def test_the_split_is_stable_when_rows_are_added(tmp_path: Path) -> None:
     from labeltune.sample_data import PROJECT_ID, generate_rows
 
@@ -362,23 +457,43 @@ def test_the_split_is_stable_when_rows_are_added(tmp_path: Path) -> None:
     assert first_eval and first_eval < second_eval  # the held-out set only grows
 
 
-def test_dedupe_keeps_a_fixed_size_digest_per_example_not_the_text() -> None:
+def test_dedupe_keeps_a_fixed_size_digest_per_kept_prompt_not_the_text() -> None:
     dedupe = Deduplicator()
-    assert not dedupe.seen_example("x" * 100_000, "summary")
-    assert dedupe.seen_example(" X" * 1 + "x" * 99_999, "SUMMARY ")
-    assert not dedupe.seen_example("x" * 100_000, "another summary")
-    assert all(isinstance(key, bytes) and len(key) == 16 for key in dedupe._examples)
+    reason, keys = dedupe.check("dr-1", "x" * 100_000, "summary")
+    assert reason is None
+    dedupe.keep(keys)
+    assert dedupe.check("dr-2", " X" + "x" * 99_999, "SUMMARY ")[0] == Reason.DUPLICATE_EXAMPLE
+    assert dedupe.check("dr-3", "x" * 100_000, "another summary")[0] == Reason.DUPLICATE_PROMPT
+    assert dedupe.check("dr-1", "a new chat", "a new summary")[0] == Reason.DUPLICATE_DATA_ROW
+    reason, keys = dedupe.check("dr-4", "x" * 99_999, "summary")
+    assert reason is None
+    dedupe.keep(keys)
     assert dedupe.examples == 2
+    assert all(isinstance(key, bytes) and len(key) == 16 for key in dedupe._prompts)
+    assert all(isinstance(value, int) for value in dedupe._prompts.values())
+
+
+def test_only_a_kept_example_claims_its_prompt() -> None:
+    dedupe = Deduplicator()
+    assert dedupe.check("dr-1", "chat", "summary")[0] is None  # rejected later (say, too long): not kept
+    reason, keys = dedupe.check("dr-2", "chat", "another summary")
+    assert reason is None
+    dedupe.keep(keys)
+    assert dedupe.check("dr-3", "CHAT", "summary")[0] == Reason.DUPLICATE_PROMPT
 
 
 def test_whitespace_and_case_normalisation() -> None:
+    from labeltune.dataset.dedupe import normalise
+
+    assert normalise("Hello  World\n") == normalise("hello world") == normalise("HELLO\u00a0WORLD") == b"helloworld"
+    assert normalise("héllo world") == normalise("HÉLLO   WORLD") != normalise("hello world")
+    assert normalise("Ok") != normalise("Ok!")
     dedupe = Deduplicator()
-    assert not dedupe.seen_example("Hello  World\n", "Ok")
-    assert dedupe.seen_example("hello world", "OK")
-    assert dedupe.seen_example("HELLO\u00a0WORLD", "ok")  # Unicode whitespace, non-ASCII path
-    assert dedupe.seen_example("héllo world", "ok") is False
-    assert dedupe.seen_example("HÉLLO   WORLD", "OK") is True
-    assert dedupe.seen_example("Hello World", "Ok!") is False
+    dedupe.keep(dedupe.check("dr-1", "Hello  World\n", "Ok")[1])
+    assert dedupe.check("dr-2", "hello world", "OK")[0] == Reason.DUPLICATE_EXAMPLE
+    assert dedupe.check("dr-3", "HELLO\u00a0WORLD", "ok")[0] == Reason.DUPLICATE_EXAMPLE  # Unicode whitespace
+    assert dedupe.check("dr-4", "Hello World", "Ok!")[0] == Reason.DUPLICATE_PROMPT
+    assert dedupe.check("dr-5", "héllo world", "ok")[0] is None
 
 
 # --- tokens, limits, report ----------------------------------------------------------------------

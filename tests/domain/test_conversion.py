@@ -358,6 +358,111 @@ def test_wrongly_typed_fields_are_rejected_not_raised(bad: dict[str, Any], reaso
     assert convert(bad) == Rejection(data_row_id="dr-1", reason=reason)
 
 
+def _deep(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+DEEP = _deep(50_000)  # str() or repr() of it raises RecursionError; as a dict key it raises TypeError
+
+
+@pytest.mark.parametrize(
+    "path,value,reason",
+    [
+        # values that the converter used as dictionary keys or turned into text, and crashed on
+        (["_row_data_error"], ["row_data_fetch_failed"], Reason.ROW_DATA_FETCH_FAILED),
+        (["_row_data_error"], {"code": "row_data_too_large"}, Reason.ROW_DATA_FETCH_FAILED),
+        (["data_row", "id"], ["dr-1"], Reason.MALFORMED),
+        (["data_row", "id"], DEEP, Reason.MALFORMED),
+        (["data_row", "id"], 42, Reason.MALFORMED),
+        (["data_row", "id"], "dr\x00-1", Reason.MALFORMED),  # written to rejected.ndjson and eval.jsonl
+        (["data_row", "id"], "dr-\ud800", Reason.MALFORMED),  # no UTF-8 encoder writes it
+        (["projects", PROJECT, "project_details", "workflow_status"], DEEP, Reason.NOT_DONE),
+        (["projects", PROJECT, "project_details", "workflow_status"], ["DONE"], Reason.NOT_DONE),
+        (
+            ["projects", PROJECT, "labels", 0, "annotations", "classifications", 0, "text_answer", "content"],
+            DEEP,
+            Reason.MALFORMED,
+        ),
+        (
+            ["projects", PROJECT, "labels", 0, "annotations", "classifications", 0, "text_answer", "content"],
+            42,
+            Reason.MALFORMED,
+        ),
+        (
+            ["projects", PROJECT, "labels", 0, "annotations", "classifications", 0, "text_answer", "content"],
+            {"text": SUMMARY},
+            Reason.MALFORMED,
+        ),
+        (["data_row", "row_data"], DEEP, Reason.MALFORMED),
+        (["data_row", "row_data"], '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}", Reason.MALFORMED),
+    ],
+    ids=[
+        "fetch-error-list",
+        "fetch-error-dict",
+        "id-list",
+        "id-deep",
+        "id-int",
+        "id-null-byte",
+        "id-lone-surrogate",
+        "status-deep",
+        "status-list",
+        "response-deep",
+        "response-int",
+        "response-dict",
+        "row-data-deep-list",
+        "row-data-deeply-nested-json",
+    ],
+)
+def test_values_of_the_wrong_type_are_rejected_not_raised(path: list[Any], value: Any, reason: str) -> None:
+    # Each of these crashed the whole PrepareDataset step (TypeError, RecursionError) or, for ids, would
+    # have crashed the writer of eval.jsonl; a row that cannot be read is rejected, with its id if usable.
+    result = convert(_set(path, value))
+    assert rejected(result, reason), result
+    assert result.data_row_id == (None if path == ["data_row", "id"] else "dr-1")
+
+
+def test_a_v2_conversation_whose_actor_id_is_not_a_string_keeps_the_default_speaker() -> None:
+    # actorId was used as a dictionary key: a list there raised TypeError (unhashable).
+    conversation = copy.deepcopy(CONVERSATIONAL_V2)
+    conversation["messages"]["m1"]["actorId"] = ["a-human"]
+    conversation["messages"]["m2"]["actorId"] = {"id": "a-model"}
+    result = convert(row(row_data=json.dumps(conversation)))
+    assert isinstance(result, ChatExample)
+    assert result.prompt == "Speaker: Where is my parcel?\nSpeaker: It ships today."
+
+
+def test_a_legacy_prompt_classification_of_the_wrong_type_is_malformed() -> None:
+    mapping = FieldMapping(prompt_from="prompt-text", response_classification="response-text")
+    r = row([label(text("prompt-text", ["a", "list"]), text("response-text", "an answer"))], row_data="")
+    assert convert(r, mapping) == Rejection(data_row_id="dr-1", reason=Reason.MALFORMED)
+
+
+def test_wrongly_typed_keys_and_dates_read_as_missing() -> None:
+    # global_key: the split falls back to the data row id; label id: empty; label dates: no ordering.
+    r = _set(["data_row", "global_key"], DEEP)
+    r["projects"][PROJECT]["labels"][0]["id"] = DEEP
+    r["projects"][PROJECT]["labels"].append(label(text("summary", "Older summary."), label_id="old"))
+    r["projects"][PROJECT]["labels"][1]["label_details"] = {"updated_at": DEEP, "created_at": [1]}
+    result = convert(r)
+    assert isinstance(result, ChatExample)
+    assert (result.split_key, result.label_id, result.response) == ("dr-1", "", SUMMARY)
+
+
+def test_data_row_id_of_never_raises() -> None:
+    from labeltune.domain.conversion import data_row_id_of
+
+    class Exploding(dict):  # type: ignore[type-arg]
+        def get(self, *args: Any) -> Any:
+            raise RuntimeError("boom")
+
+    assert data_row_id_of(row()) == "dr-1"
+    for bad in (None, [], DEEP, {"data_row": DEEP}, {"data_row": {"id": DEEP}}, Exploding()):
+        assert data_row_id_of(bad) is None
+
+
 def test_wrongly_typed_label_details_only_lose_the_label_ordering() -> None:
     # label_details only decide between labels: a lone label is still usable.
     result = convert(_set(["projects", PROJECT, "labels", 0, "label_details"], "yesterday"))
@@ -557,7 +662,7 @@ def test_text_that_merely_looks_like_json_stays_text(chat: str) -> None:
 
 def test_every_reason_code_is_a_distinct_stable_string() -> None:
     codes = Reason.all()
-    assert len(codes) == len(set(codes)) == 23
+    assert len(codes) == len(set(codes)) == 24
     assert all(code == code.lower() and " " not in code for code in codes)
     assert Reason.MALFORMED == "malformed_row" and Reason.NO_RESPONSE == "missing_response"  # unchanged names
     documented = Reason.__doc__ or ""

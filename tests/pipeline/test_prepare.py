@@ -337,3 +337,60 @@ def test_duplicate_rows_are_counted_as_rejections_and_on_the_run(
         dataset.counts["rows_read"] == 96 == sum(dataset.counts[k] for k in ("train", "validation", "eval", "rejected"))
     )
     assert run["duplicates_removed"] == dataset.rejected_by_reason[Reason.DUPLICATE_EXAMPLE] > 0
+
+
+def _rows_that_crashed_the_step(template: dict[str, Any]) -> list[Any]:
+    """Export rows that each stopped PrepareDataset with a TypeError or RecursionError, and a parsed row
+    that is a JSON string (a label source passes json.loads() of each line on)."""
+    import copy
+    import json
+
+    from labeltune.domain.conversion import CONVERSATIONAL_TYPE, ROW_DATA_ERROR_KEY
+
+    def variant(n: int) -> dict[str, Any]:
+        r = copy.deepcopy(template)
+        r["data_row"].update(id=f"bad-{n}", global_key=f"bad-{n}")
+        return r
+
+    actor_list = variant(1)
+    actor_list["data_row"]["row_data"] = json.dumps(
+        {
+            "type": CONVERSATIONAL_TYPE + ".model-chat-evaluation",
+            "actors": {},
+            "rootMessageIds": ["m"],
+            "messages": {"m": {"actorId": ["a"], "content": "   "}},  # blank: nothing to train on
+        }
+    )
+    error_list = variant(2) | {ROW_DATA_ERROR_KEY: ["row_data_fetch_failed"]}
+    deep_json = variant(3)
+    deep_json["data_row"]["row_data"] = '{"messages": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    return [actor_list, error_list, deep_json, "", '{"data_row": {"id": "bad-5"}}']
+
+
+def test_rows_that_crashed_the_step_are_rejected_and_the_run_goes_on(
+    export_rows: list[dict[str, Any]], store: InMemoryObjectStore, runs: InMemoryRunStore
+) -> None:
+    clean = prepare(export_rows, store, runs)
+    bad = _rows_that_crashed_the_step(export_rows[0])
+    dataset = prepare([*export_rows[:40], *bad, *export_rows[40:]], store, runs)
+    assert dataset.counts["rows_read"] == clean.counts["rows_read"] + 5
+    assert {k: dataset.counts[k] for k in ("train", "validation", "eval")} == {
+        k: clean.counts[k] for k in ("train", "validation", "eval")
+    }
+    rejected = {r["line_number"]: r for r in store.read_jsonl(dataset.rejected_key)}
+    assert [rejected[n] for n in range(41, 46)] == [
+        {"data_row_id": "bad-1", "reason": Reason.UNREADABLE_CONVERSATION, "line_number": 41},
+        {"data_row_id": "bad-2", "reason": Reason.ROW_DATA_FETCH_FAILED, "line_number": 42},
+        {"data_row_id": "bad-3", "reason": Reason.MALFORMED, "line_number": 43},
+        {"data_row_id": None, "reason": Reason.MALFORMED, "line_number": 44},  # "" is a row, not a blank line
+        {"data_row_id": None, "reason": Reason.MALFORMED, "line_number": 45},  # a string, not the row it holds
+    ]
+
+
+def test_a_failing_upload_fails_the_step(export_rows: list[dict[str, Any]], runs: InMemoryRunStore) -> None:
+    class FullStore(InMemoryObjectStore):
+        def upload_file(self, key: str, path: Path) -> str:
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        prepare(export_rows, FullStore(), runs)

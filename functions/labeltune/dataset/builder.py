@@ -2,14 +2,28 @@
 
 One builder, two entry points: the PrepareDataset state (`labeltune.pipeline.prepare`) and
 `labeltune dataset build` run this same code. Input is an iterable of export lines (bytes or str, one
-NDJSON row each) or of already parsed rows (dicts from a LabelSource); nothing is held but the current row,
-a digest per example and a hash per data row (deduplication) and a token count per example (statistics).
+NDJSON row each) or of already parsed rows (from a LabelSource: pass `parsed=True`, so that a row that is a
+JSON string is a malformed row, not a line to parse again); nothing is held but the current row, a digest
+per kept example and a hash per data row (deduplication) and a token count per example (statistics).
 
 Per row, in order (the first failing step names the row's reason code, see `Reason`):
   decode UTF-8 -> parse JSON -> convert (`extract_example`, convert_row's core: project, DONE, label,
-  response, prompt, text hygiene) -> data row seen before? -> same example seen before? -> count tokens
-  with the base model's encoding -> per-example limit -> OpenAI format checks -> split by the data row's
-  identity -> write.
+  response, prompt, text hygiene) -> data row seen before? -> same prompt kept before (same response:
+  duplicate_example, another: duplicate_prompt)? -> count tokens with the base model's encoding ->
+  per-example limit -> OpenAI format checks -> split by the data row's identity -> write.
+
+One chat, one split. The split is a pure function of the data row's identity (a hash of its global key),
+so a chat exported under two data rows (labelled twice, with two summaries) could land in train.jsonl and
+in eval.jsonl. Deduplication by normalised prompt prevents that: of the rows that share a prompt, the
+FIRST ONE IN EXPORT ORDER that passes every check is kept and the others are rejected. Which copy is kept
+therefore depends on the export's order (Labelbox does not promise one); which split a kept example goes
+to never does.
+
+A malformed row never fails the build: converting one row (everything from `extract_example` to the
+formatted output line) runs under a per-row guard, and an exception there that the checks above did not
+foresee rejects that row as malformed_row (with its data row id when it has one) and is counted by
+exception type in the report. Reading the input and writing the outputs are outside the guard: a failing
+source, sink or upload fails the build, as it must (and so does MemoryError).
 
 Outputs, through a `DatasetSink` (`FILES` names them): train.jsonl and validation.jsonl exactly in OpenAI's
 format; eval.jsonl (held out, never uploaded to OpenAI) with a leading "data_row_id" on each line;
@@ -40,10 +54,10 @@ from labeltune.dataset.report import (
 )
 from labeltune.dataset.tokens import TOKENS_PER_EXAMPLE, TOKENS_PER_MESSAGE, TokenCounter, example_limit_for
 from labeltune.dataset.validation import format_errors
-from labeltune.domain.conversion import LABEL_CHOICE_RULE, Reason, extract_example, text_defect
+from labeltune.domain.conversion import LABEL_CHOICE_RULE, Reason, data_row_id_of, extract_example, text_defect
 from labeltune.domain.models import Rejection
 from labeltune.domain.project_config import ProjectConfig
-from labeltune.domain.split import assign_split
+from labeltune.domain.split import bucket
 
 SPLITS = ("train", "validation", "eval")
 FILES: Mapping[str, str] = {
@@ -53,11 +67,13 @@ FILES: Mapping[str, str] = {
     "rejected": "rejected.ndjson",
     "report": "report.json",
 }
+DUPLICATE_REASONS = (Reason.DUPLICATE_DATA_ROW, Reason.DUPLICATE_EXAMPLE, Reason.DUPLICATE_PROMPT)
 RULES = {
     "label_choice": LABEL_CHOICE_RULE,
     "split": "SHA-256 of the data row's global key (else its id) -> [0, 1) against the split ratios",
-    "dedupe": "before the split; user and assistant texts equal once all whitespace is removed and case is "
-    "folded (Unicode casefold); the first row in export order is kept",
+    "dedupe": "before the split, by prompt: one example per user text (all whitespace removed, Unicode "
+    "casefold); the first row in export order that passes every check is kept, a later row with the same "
+    "prompt is duplicate_example (same assistant text) or duplicate_prompt (another one)",
     "tokens": "cookbook num_tokens_from_messages: 3 per message + role + content (+1 + name), 3 per example",
     "epochs": "cookbook heuristic (TARGET_EPOCHS=3, MIN_TARGET_EXAMPLES=100, MAX_TARGET_EXAMPLES=25000, "
     "epochs within 1..25) unless the configuration sets n_epochs",
@@ -114,6 +130,16 @@ def _json_string(text: str) -> str:
     return encoded
 
 
+def _json_text(text: str) -> str:
+    """`_json_string(text)` without its quotes, for a text that passed the text hygiene check (`text_defect`),
+    so that it holds no control character but tab, LF and CR. The common case, ASCII prose without quotes,
+    backslashes, tabs or CRs, needs only its line breaks escaped: a few memchr scans and one replace, half
+    the C encoder's time."""
+    if text.isascii() and '"' not in text and "\\" not in text and "\t" not in text and "\r" not in text:
+        return text.replace("\n", "\\n")
+    return _json_string(text)[1:-1]
+
+
 class DatasetBuilder:
     """Builds one dataset. `build` may be called once per instance."""
 
@@ -134,10 +160,16 @@ class DatasetBuilder:
         self.counter = counter or TokenCounter(config.base_model)
         self.limit = example_limit_for(config.base_model, config.max_tokens_per_example)
 
-    def build(self, items: Iterable[bytes | str | Mapping[str, Any]], sink: DatasetSink) -> DatasetReport:
+    def build(
+        self, items: Iterable[bytes | str | Mapping[str, Any]], sink: DatasetSink, *, parsed: bool = False
+    ) -> DatasetReport:
+        """Build from `items`: export lines (bytes or str) and parsed rows, told apart by type, or, with
+        `parsed=True`, parsed rows only (whatever their type)."""
         config, project_id, mapping = self.config, self.project_id, self.config.mapping
         system = config.system_prompt
         ratios = config.split
+        # assign_split(key, ratios) with its thresholds computed once (the same floats, compared the same way).
+        eval_below, validation_below = ratios.eval, ratios.eval + ratios.validation
         count, encode = self.counter.count, self.counter.encode
         limit = self.limit.tokens
         # Everything but the user and assistant contents is the same for every example: count it once.
@@ -149,95 +181,102 @@ class DatasetBuilder:
             + count("user")
             + count("assistant")
         )
-        system_json = _json_string(system)
+        # json.dumps(record, ensure_ascii=False) assembled from its strings (less work; see _json_string).
+        # eval.jsonl is never uploaded: its lines lead with the row id, for per-example results.
+        system_message = f'{{"role": "system", "content": {_json_string(system)}}}, '
+        openai_lead = '{"messages": [' + system_message
         dedupe = Deduplicator()
+        check_duplicate, keep = dedupe.check, dedupe.keep
+        check_format = format_errors
+        # The record each line says, checked with OpenAI's format rules before the line is written: one
+        # record whose two contents are set per row (the checks read it and keep nothing of it).
+        user_message = {"role": "user", "content": ""}
+        assistant_message = {"role": "assistant", "content": ""}
+        record = {"messages": [{"role": "system", "content": system}, user_message, assistant_message]}
 
         write = {name: sink.writer(name) for name in (*SPLITS, "rejected")}
         write_rejected = write["rejected"]
         examples = dict.fromkeys(SPLITS, 0)
         reasons: Counter[str] = Counter()
         errors: Counter[str] = Counter()
+        unexpected: Counter[str] = Counter()
         tokens = {name: array("I") for name in SPLITS}
         assistant_tokens = array("I")
         rows_read = blank_lines = 0
 
-        def reject(reason: str, data_row_id: str | None, line_number: int) -> None:
-            reasons[reason] += 1
-            write_rejected(
-                json.dumps({"data_row_id": data_row_id, "reason": reason, "line_number": line_number}) + "\n"
-            )
-
-        for line_number, item in enumerate(items, start=1):
-            if type(item) is bytes or isinstance(item, bytearray | str):
-                if not item or item.isspace():
-                    blank_lines += 1
-                    continue
-                rows_read += 1
-                if isinstance(item, str):
-                    text = item
-                else:
-                    try:
-                        text = item.decode("utf-8")
-                    except UnicodeDecodeError:
-                        reject(Reason.INVALID_UTF8, None, line_number)
-                        continue
-                try:
-                    row = json.loads(text)
-                except ValueError:
-                    reject(Reason.INVALID_JSON, None, line_number)
-                    continue
-            else:
-                rows_read += 1
-                row = item
-
+        def convert(row: Any) -> tuple[Any, Any]:
+            """One parsed row -> (reason code, data row id) when it is rejected, else (the writer of its
+            split, its line), with the example counted and remembered. Writes nothing: everything here runs
+            under the per-row guard, and the bookkeeping comes last, once nothing can fail."""
             example = extract_example(row, project_id, mapping)
             if type(example) is Rejection:
-                reject(example.reason, example.data_row_id, line_number)
-                continue
+                return example.reason, example.data_row_id
             data_row_id, split_key, _, prompt, response = example
-            if dedupe.seen_data_row(data_row_id):
-                reject(Reason.DUPLICATE_DATA_ROW, data_row_id, line_number)
-                continue
-            if dedupe.seen_example(prompt, response):
-                reject(Reason.DUPLICATE_EXAMPLE, data_row_id, line_number)
-                continue
+            duplicate, keys = check_duplicate(data_row_id, prompt, response)
+            if duplicate is not None:
+                return duplicate, data_row_id
             response_tokens = len(encode(response))
             total_tokens = fixed_tokens + len(encode(prompt)) + response_tokens
             if total_tokens > limit:
-                reject(Reason.TOO_MANY_TOKENS, data_row_id, line_number)
-                continue
-            # The record the line says, checked with OpenAI's format rules before it is written.
-            failed = format_errors(
-                {
-                    "messages": [
-                        {"role": "system", "content": system},
-                        {"role": "user", "content": prompt},
-                        {"role": "assistant", "content": response},
-                    ]
-                }
-            )
+                return Reason.TOO_MANY_TOKENS, data_row_id
+            user_message["content"] = prompt
+            assistant_message["content"] = response
+            failed = check_format(record)
             if failed:
                 errors.update(failed)
-                reject(Reason.INVALID_EXAMPLE, data_row_id, line_number)
-                continue
-
-            split = assign_split(split_key, ratios)
+                return Reason.INVALID_EXAMPLE, data_row_id
+            point = bucket(split_key)
+            if point < eval_below:
+                split = "eval"
+                lead = f'{{"data_row_id": {_json_string(data_row_id)}, "messages": [{system_message}'
+            else:
+                split = "validation" if point < validation_below else "train"
+                lead = openai_lead
+            line = (
+                f'{lead}{{"role": "user", "content": "{_json_text(prompt)}"}}, '
+                f'{{"role": "assistant", "content": "{_json_text(response)}"}}]}}\n'
+            )
+            keep(keys)
             examples[split] += 1
             tokens[split].append(total_tokens)
-            # json.dumps(record, ensure_ascii=False) assembled from its three strings (less work; see _json_string).
-            # eval.jsonl is never uploaded: its lines lead with the row id, for per-example results.
-            lead = (
-                '{"messages": [' if split != "eval" else f'{{"data_row_id": {_json_string(data_row_id)}, "messages": ['
-            )
-            write[split](
-                f'{lead}{{"role": "system", "content": {system_json}}}, '
-                f'{{"role": "user", "content": {_json_string(prompt)}}}, '
-                f'{{"role": "assistant", "content": {_json_string(response)}}}]}}\n'
-            )
             if split == "train":
                 assistant_tokens.append(response_tokens)
+            return write[split], line
 
-        report = self._report(rows_read, blank_lines, examples, reasons, errors, tokens, assistant_tokens)
+        for line_number, item in enumerate(items, start=1):
+            result: tuple[Any, ...] | None = None
+            if not parsed and (type(item) is bytes or isinstance(item, bytearray | str)):
+                if not item or item.isspace():
+                    blank_lines += 1
+                    continue
+                try:
+                    row = json.loads(item if isinstance(item, str) else item.decode("utf-8"))
+                except UnicodeDecodeError:
+                    result = (Reason.INVALID_UTF8, None)
+                except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
+                    result = (Reason.INVALID_JSON, None)
+            else:
+                row = item
+            rows_read += 1
+            if result is None:
+                # The per-row guard: nothing a row holds may stop the build (see the module docstring).
+                try:
+                    result = convert(row)
+                except MemoryError:
+                    raise
+                except Exception as error:
+                    unexpected[type(error).__name__] += 1
+                    result = (Reason.MALFORMED, data_row_id_of(row))
+
+            head, tail = result
+            if type(head) is str:  # a reason code, and the data row id
+                reasons[head] += 1
+                write_rejected(json.dumps({"data_row_id": tail, "reason": head, "line_number": line_number}) + "\n")
+            else:
+                head(tail)  # the line, to its split's file
+
+        dedupe.release()  # done with: free the digests before the report's statistics need memory of their own
+        report = self._report(rows_read, blank_lines, examples, reasons, errors, unexpected, tokens, assistant_tokens)
         sink.writer("report")(report.model_dump_json(indent=2) + "\n")
         return report
 
@@ -248,6 +287,7 @@ class DatasetBuilder:
         examples: Mapping[str, int],
         reasons: Counter[str],
         errors: Counter[str],
+        unexpected: Counter[str],
         tokens: Mapping[str, array],
         assistant_tokens: array,
     ) -> DatasetReport:
@@ -267,6 +307,12 @@ class DatasetBuilder:
             )
         if errors:
             warnings.append(f"{reasons[Reason.INVALID_EXAMPLE]} examples failed OpenAI's format checks")
+        if unexpected:
+            kinds = ", ".join(f"{name} {n}" for name, n in sorted(unexpected.items()))
+            warnings.append(
+                f"{sum(unexpected.values())} rows could not be converted ({kinds}) and were rejected as "
+                f"{Reason.MALFORMED}"
+            )
 
         explicit_epochs = config.hyperparameters.n_epochs
         if isinstance(explicit_epochs, int):
@@ -298,7 +344,7 @@ class DatasetBuilder:
         )
         if not priced:
             warnings.append(cost.note)
-        duplicates = reasons.get(Reason.DUPLICATE_DATA_ROW, 0) + reasons.get(Reason.DUPLICATE_EXAMPLE, 0)
+        duplicates = sum(reasons.get(code, 0) for code in DUPLICATE_REASONS)
         return DatasetReport(
             ok=not problems,
             problems=problems,
@@ -315,6 +361,7 @@ class DatasetBuilder:
             rejected_by_reason=dict(sorted(reasons.items())),
             duplicates_removed=duplicates,
             format_errors=dict(sorted(errors.items())),
+            unexpected_errors=dict(sorted(unexpected.items())),
             tokens_per_example={name: TokenStats.of(tokens[name]) for name in SPLITS},
             assistant_tokens_per_example=TokenStats.of(assistant_tokens),
             training=training,
@@ -334,9 +381,12 @@ def build_dataset(
     *,
     price_table: PriceTable | None = None,
     counter: TokenCounter | None = None,
+    parsed: bool = False,
 ) -> DatasetReport:
-    """Build the dataset of `project_id` from export rows into `sink`; return the report (also in the sink)."""
-    return DatasetBuilder(project_id, config, price_table=price_table, counter=counter).build(items, sink)
+    """Build the dataset of `project_id` from export lines or rows (`parsed=True`: rows only) into `sink`;
+    return the report (also in the sink)."""
+    builder = DatasetBuilder(project_id, config, price_table=price_table, counter=counter)
+    return builder.build(items, sink, parsed=parsed)
 
 
 def iter_export_lines(path: Path) -> Iterable[bytes]:

@@ -1,29 +1,39 @@
-"""Deduplication in bounded memory: a digest per example and per data row, never the text.
+"""Deduplication in bounded memory: a digest per kept example and a hash per data row, never the text.
 
-Two examples are the same when their messages are equal once whitespace and case are normalised away:
-every whitespace character is removed (spaces, tabs, line breaks, and Unicode spaces such as U+00A0) and
-the text is Unicode case-folded. So texts that differ only in spacing, line breaks or letter case are one
-example. (Removing whitespace rather than collapsing runs of it to one space is the stricter normalisation:
-it also merges texts that differ only where a space is, and it is a single C pass over ASCII text.)
+Two texts are the same when they are equal once whitespace and case are normalised away: every whitespace
+character is removed (spaces, tabs, line breaks, and Unicode spaces such as U+00A0) and the text is
+Unicode case-folded. So texts that differ only in spacing, line breaks or letter case are one text.
+(Removing whitespace rather than collapsing runs of it to one space is the stricter normalisation: it also
+merges texts that differ only where a space is, and it is a single C pass over ASCII text.)
 
-Deduplication runs before the split and keeps the first occurrence in export order: a later copy is
-dropped wherever its own data row would have been split to, so a validation or eval example can never
-repeat a training one.
+One prompt, one example. A row whose normalised prompt (the chat) was already kept is rejected, whatever
+its response: `duplicate_example` when the response is the same too (a re-exported row), `duplicate_prompt`
+when it differs (the same chat labelled twice, under two data rows). The split is a pure function of the
+data row's identity, so keeping two rows of one chat could put that chat in train.jsonl and eval.jsonl, or
+in train.jsonl and validation.jsonl, which OpenAI forbids. Deduplication runs before the split, and the
+first row in export order that passes every check is kept: which of two copies survives depends on the
+export's order, never on where its data row would have been split to.
 
-Memory: one 128-bit digest (truncated SHA-256) per kept example and one 64-bit hash per data row id (about 100 and
-70 bytes each in CPython sets). A 128-bit collision, the only way two different examples could be taken
-for one, is not a practical concern (p < 1e-20 at a billion examples); a 64-bit collision of data row
-ids would wrongly drop one row with p ~ n^2 / 2^65 (3e-8 at a million rows).
+Memory per kept example: a 128-bit prompt digest (truncated SHA-256, a 16-byte bytes object) mapped to a
+64-bit fingerprint of the response, about 150 bytes in a CPython dict; per data row, a 64-bit hash of its
+id in a set (about 70 bytes). A 128-bit collision, the only way two different prompts could be taken for
+one, is not a practical concern (p < 1e-20 at a billion examples). The response fingerprint and the data
+row hash are the interpreter's own 64-bit hash (SipHash, salted per process: fine for tables that live one
+build). A response collision could only name a duplicate_prompt row duplicate_example (it is rejected
+either way); a collision of data row ids would wrongly drop one row with p ~ n^2 / 2^65 (3e-8 at a
+million rows).
 """
 
 from __future__ import annotations
 
 import hashlib
 
-_SEPARATOR = b"\x00"  # never inside a text: control characters are rejected before deduplication
+from labeltune.domain.conversion import Reason
+
 # For ASCII text: the characters str.split() treats as whitespace, and an upper -> lower case table.
 _ASCII_WHITESPACE = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
 _ASCII_LOWER = bytes.maketrans(bytes(range(ord("A"), ord("Z") + 1)), bytes(range(ord("a"), ord("z") + 1)))
+_sha256 = hashlib.sha256  # SHA-256: hardware-accelerated (SHA extensions) on x86-64 and arm64 servers
 
 
 def normalise(text: str) -> bytes:
@@ -34,38 +44,49 @@ def normalise(text: str) -> bytes:
 
 
 class Deduplicator:
-    """Remembers the examples and data rows of one build.
+    """Remembers the data rows and the kept examples of one build.
 
     Only what differs between examples is hashed: the system prompt is the same for every example of a
     build, so it cannot make two of them differ.
     """
 
     def __init__(self) -> None:
-        self._examples: set[bytes] = set()
+        self._prompts: dict[bytes, int] = {}  # prompt digest -> response fingerprint, of kept examples
         self._rows: set[int] = set()
 
-    @staticmethod
-    def example_digest(*texts: str) -> bytes:
-        # SHA-256 (hardware-accelerated where the CPU has SHA extensions, the fastest hashlib digest on
-        # x86-64 and arm64 servers) truncated to 128 bits.
-        return hashlib.sha256(_SEPARATOR.join([normalise(text) for text in texts])).digest()[:16]
+    def check(self, data_row_id: str, prompt: str, response: str) -> tuple[str | None, tuple[bytes, int]]:
+        """(the reason code if the row is a duplicate, else None; the example's keys for `keep`).
 
-    def seen_example(self, *texts: str) -> bool:
-        """True when an equal example was seen before; otherwise remember this one and return False."""
-        key = self.example_digest(*texts)
-        if key in self._examples:
-            return True
-        self._examples.add(key)
-        return False
+        The data row is remembered now (a data row is read once, whatever happens to it); the prompt only
+        by `keep`, once the example has passed every check, so a row rejected later claims no prompt."""
+        row_key = hash(data_row_id)  # 64-bit SipHash, salted per process: fine for a set that lives one build
+        if row_key in self._rows:
+            return Reason.DUPLICATE_DATA_ROW, (b"", 0)
+        self._rows.add(row_key)
+        if prompt.isascii():  # normalise(), inlined: this runs once per row
+            normalised = prompt.encode("ascii").translate(_ASCII_LOWER, _ASCII_WHITESPACE)
+        else:
+            normalised = normalise(prompt)
+        prompt_key = _sha256(normalised).digest()[:16]
+        if response.isascii():
+            normalised = response.encode("ascii").translate(_ASCII_LOWER, _ASCII_WHITESPACE)
+        else:
+            normalised = normalise(response)
+        keys = (prompt_key, hash(normalised))
+        kept = self._prompts.get(prompt_key)
+        if kept is None:
+            return None, keys
+        return (Reason.DUPLICATE_EXAMPLE if kept == keys[1] else Reason.DUPLICATE_PROMPT), keys
 
-    def seen_data_row(self, data_row_id: str) -> bool:
-        """True when this data row id was seen before; otherwise remember it and return False."""
-        key = hash(data_row_id)  # 64-bit SipHash, salted per process: fine for a set that lives one build
-        if key in self._rows:
-            return True
-        self._rows.add(key)
-        return False
+    def keep(self, keys: tuple[bytes, int]) -> None:
+        """Remember a kept example's prompt (and response)."""
+        self._prompts[keys[0]] = keys[1]
+
+    def release(self) -> None:
+        """Forget everything (the memory goes back before the build's report is made)."""
+        self._prompts, self._rows = {}, set()
 
     @property
     def examples(self) -> int:
-        return len(self._examples)
+        """How many examples were kept."""
+        return len(self._prompts)

@@ -113,8 +113,13 @@ class DatasetReport(BaseModel):
     examples: dict[str, int] = Field(description="examples written per split: train, validation, eval")
     rejected: int
     rejected_by_reason: dict[str, int]
-    duplicates_removed: int = Field(description="duplicate_data_row + duplicate_example rejections")
+    duplicates_removed: int = Field(description="duplicate_data_row + duplicate_example + duplicate_prompt rejections")
     format_errors: dict[str, int] = Field(description="OpenAI format checks failed (invalid_example rows)")
+    unexpected_errors: dict[str, int] = Field(
+        default_factory=dict,
+        description="rows whose conversion raised, by exception type (no message: it could quote the row); "
+        "each is rejected as malformed_row and the build goes on",
+    )
 
     tokens_per_example: dict[str, TokenStats | None] = Field(description="per split")
     assistant_tokens_per_example: TokenStats | None = Field(description="training examples' assistant messages")

@@ -91,7 +91,7 @@ def format_errors(record: Any) -> list[str]:
     for message in messages:
         if type(message) is dict and len(message) == 2:  # fast path: exactly {"role", "content"}, both fine
             role, content = message.get("role"), message.get("content")
-            if role in ROLES and type(content) is str and not _blank(content):
+            if role in ROLES and type(content) is str and content and not content.isspace():  # not _blank
                 if role == "assistant":
                     assistants += 1
                     trained += 1

@@ -7,7 +7,10 @@ Rules that are easy to get wrong, made explicit here:
 - the prompt is the data row's text for Text projects, or a classification for legacy prompt/response projects;
 - a data row holding Labelbox conversational JSON (not plain text) is rendered as a "Speaker: text" transcript;
 - text that is not clean Unicode (unpaired surrogates, U+FFFD left by a lossy decode, control characters)
-  is rejected, never trained on.
+  is rejected, never trained on;
+- a field of the wrong type reads as missing, and a text of the wrong type (a prompt or response that is not a
+  string, row_data JSON nested too deeply to read) makes the row malformed: conversion never raises on data,
+  and it never uses a value of unknown type as a dictionary key or turns it into text.
 
 Every reason code a row can be rejected with, here or by the dataset builder, is listed in `Reason`.
 """
@@ -45,8 +48,12 @@ class Reason:
     Reading the line (dataset builder)
       invalid_utf8            the line's bytes are not UTF-8 (and later: a prompt or response holding unpaired
                               surrogates or U+FFFD replacement characters, i.e. bytes already lost upstream)
-      invalid_json            the line is not parseable JSON (an adapter's {"_malformed": true} marker too)
-      malformed_row           JSON, but not an export row: no data_row.id (and later: a prompt of the wrong type)
+      invalid_json            the line is not parseable JSON, or nested deeper than the parser goes (an
+                              adapter's {"_malformed": true} marker too)
+      malformed_row           JSON, but not an export row: no data_row.id of clean text (and later: a prompt or
+                              response that is not a string, row_data JSON nested too deeply to read). Also
+                              any row whose conversion failed unexpectedly: the dataset builder's per-row
+                              guard rejects that one row instead of failing the run
     The row in this project (convert_row)
       not_in_project          the row has no entry for the project being built (another project's row)
       not_done                the row's workflow status in this project is not DONE
@@ -66,7 +73,10 @@ class Reason:
       control_characters      prompt or response holds control characters (other than tab, CR, LF)
     The example in the dataset (dataset builder)
       duplicate_data_row      a data row already seen earlier in the same export (the first one is kept)
-      duplicate_example       the same example as an earlier row once whitespace and case are normalised away
+      duplicate_example       the same prompt and response as an earlier kept row, once whitespace and case
+                              are normalised away
+      duplicate_prompt        the same prompt (chat) as an earlier kept row, with a different response: one
+                              chat is never in two splits, whatever its data rows' identities
       too_many_tokens         longer than the base model's per-example token limit
       invalid_example         fails OpenAI's chat fine-tuning format checks (a guard: should never happen)
     """
@@ -92,6 +102,7 @@ class Reason:
     CONTROL_CHARACTERS = "control_characters"
     DUPLICATE_DATA_ROW = "duplicate_data_row"
     DUPLICATE_EXAMPLE = "duplicate_example"
+    DUPLICATE_PROMPT = "duplicate_prompt"
     TOO_MANY_TOKENS = "too_many_tokens"
     INVALID_EXAMPLE = "invalid_example"
 
@@ -136,11 +147,17 @@ _ASCII_CONTROL_MAP = bytes(
 
 def text_defect(text: str) -> str | None:
     """The reason code for a text that is not clean Unicode, or None for a clean one."""
-    if text.isascii():  # the common case: a table translation and a memchr instead of a regex scan
+    if text.isascii():  # the common case: no regex scan
+        if text.isprintable():  # no C0 control and no DEL (stops at a line break: a one-line text's shortcut)
+            return None
         return Reason.CONTROL_CHARACTERS if 0 in text.encode("ascii").translate(_ASCII_CONTROL_MAP) else None
     if _GARBAGE.search(text) is None:
         return None
     return Reason.INVALID_UTF8 if _NOT_UNICODE.search(text) else Reason.CONTROL_CHARACTERS
+
+
+class _Malformed(Exception):
+    """Raised while reading a row whose text fields have a shape no export row has; becomes Reason.MALFORMED."""
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -148,12 +165,21 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, _MAP) else {}
 
 
+def _string(value: Any) -> str:
+    """`value` when it is a string, else "": a wrongly typed field reads as missing (never str() of a
+    container, which could be anything, as large or as deeply nested as the row)."""
+    return value if isinstance(value, str) else ""
+
+
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
 def _text_classifications(label: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    classifications = _list(_mapping(label.get("annotations")).get("classifications"))
+    annotations = label.get("annotations")
+    classifications = annotations.get("classifications") if isinstance(annotations, _MAP) else None
+    if not isinstance(classifications, list):
+        return []
     return [c for c in classifications if isinstance(c, _MAP) and isinstance(c.get("text_answer"), _MAP)]
 
 
@@ -161,21 +187,29 @@ def _matches(classification: Mapping[str, Any], wanted: str) -> bool:
     return wanted in (classification.get("name"), classification.get("value"), classification.get("feature_schema_id"))
 
 
+def _recency(label: Mapping[str, Any]) -> str:
+    details = _mapping(label.get("label_details"))
+    return _string(details.get("updated_at")) or _string(details.get("created_at"))
+
+
 def _choose_label(labels: list[Mapping[str, Any]]) -> Mapping[str, Any]:
-    if len(labels) == 1:
-        return labels[0]
+    return labels[0] if len(labels) == 1 else max(labels, key=_recency)
 
-    def recency(label: Mapping[str, Any]) -> str:
-        details = _mapping(label.get("label_details"))
-        return str(details.get("updated_at") or details.get("created_at") or "")
 
-    return max(labels, key=recency)
+def _answer(classification: Mapping[str, Any]) -> str:
+    """A free-text classification's answer: "" when it has none, _Malformed when it is not text."""
+    content = classification["text_answer"].get("content")
+    if isinstance(content, str):
+        return content
+    if content is None:
+        return ""
+    raise _Malformed
 
 
 def _find_text(classifications: list[Mapping[str, Any]], wanted: str) -> str | None:
     for classification in classifications:
         if _matches(classification, wanted):
-            return str(classification["text_answer"].get("content") or "")
+            return _answer(classification)
     return None
 
 
@@ -221,7 +255,8 @@ def _v2_lines(conversation: Mapping[str, Any]) -> list[tuple[str, str]]:
         if not isinstance(message, _MAP) or current in seen:
             raise _Unreadable
         seen.add(current)
-        actor = _mapping(actors.get(message.get("actorId")))
+        actor_id = message.get("actorId")
+        actor = _mapping(actors.get(actor_id)) if isinstance(actor_id, str) else {}
         metadata = _mapping(actor.get("metadata"))
         speaker = next(
             (
@@ -249,9 +284,13 @@ def _v2_lines(conversation: Mapping[str, Any]) -> list[tuple[str, str]]:
     return lines
 
 
+_MAYBE_JSON = frozenset(("{", " ", "\n", "\t", "\r", ""))  # the first characters of a text that may be JSON
+
+
 def _as_conversation(row_data: Any) -> Mapping[str, Any] | None:
-    """row_data as a Labelbox conversational object, or None when it is plain text."""
-    if type(row_data) is str and row_data[:1] not in ("{", " ", "\n", "\t", "\r"):
+    """row_data as a Labelbox conversational object, or None when it is plain text. _Malformed when it is
+    JSON nested too deeply to parse: it might be a conversation, and it is no chat to train on."""
+    if type(row_data) is str and row_data[:1] not in _MAYBE_JSON:
         return None  # the common case costs one look at the first character: chats are not JSON
     if isinstance(row_data, _MAP):
         return row_data
@@ -261,6 +300,8 @@ def _as_conversation(row_data: Any) -> Mapping[str, Any] | None:
         parsed = json.loads(row_data)
     except ValueError:
         return None  # text that merely starts with "{"
+    except RecursionError:
+        raise _Malformed from None
     if not isinstance(parsed, _MAP):
         return None
     kind = parsed.get("type")
@@ -296,6 +337,9 @@ class ExampleFields(NamedTuple):
     response: str
 
 
+_new_fields = tuple.__new__  # ExampleFields from a tuple of its five fields, without the Python-level __new__
+
+
 def convert_row(
     row: Mapping[str, Any], project_id: str, mapping: FieldMapping, system_prompt: str
 ) -> ChatExample | Rejection:
@@ -310,72 +354,135 @@ def _blank(text: str) -> bool:
     return not text or text.isspace()  # no copy of the text, unlike strip()
 
 
+def _usable_id(value: Any) -> bool:
+    """A data row id is a non-empty string of clean text: it is written to rejected.ndjson and eval.jsonl."""
+    return (
+        isinstance(value, str) and value != "" and ((value.isascii() and value.isprintable()) or not text_defect(value))
+    )
+
+
+def data_row_id_of(row: Any) -> str | None:
+    """The row's data row id when it has a usable one, else None. Never raises."""
+    try:
+        data_row = row.get("data_row") if isinstance(row, _MAP) else None
+        value = data_row.get("id") if isinstance(data_row, _MAP) else None
+    except Exception:  # a Mapping that is not a dict may raise anything from get()
+        return None
+    return value if _usable_id(value) else None
+
+
+def _rejected(data_row_id: str, reason: str) -> Rejection:
+    return Rejection(data_row_id=data_row_id, reason=reason)
+
+
 def extract_example(row: Mapping[str, Any], project_id: str, mapping: FieldMapping) -> ExampleFields | Rejection:
-    """`convert_row` without building the pydantic model: the dataset builder's per-row path."""
+    """`convert_row` without building the pydantic model: the dataset builder's per-row path.
+
+    Written for speed (it runs once per export row): the common shape (one label, one free-text answer,
+    plain-text row_data) takes no helper call that a type check can replace; every other shape takes the
+    general path with the same checks, in the same order."""
     data_row = row.get("data_row") if isinstance(row, _MAP) else None
-    if not isinstance(data_row, _MAP) or not data_row.get("id"):
+    data_row_id = data_row.get("id") if isinstance(data_row, _MAP) else None
+    # _usable_id(data_row_id), with the common case (a non-empty printable ASCII id) inlined
+    if not (
+        type(data_row_id) is str and data_row_id and data_row_id.isascii() and data_row_id.isprintable()
+    ) and not _usable_id(data_row_id):
         if isinstance(row, _MAP) and row.get(MALFORMED_MARKER_KEY) is True and data_row is None:
             return Rejection(data_row_id=None, reason=Reason.INVALID_JSON)
         return Rejection(data_row_id=None, reason=Reason.MALFORMED)
-    data_row_id = str(data_row["id"])
+    try:
+        projects = row.get("projects")
+        project = projects.get(project_id) if isinstance(projects, _MAP) else None
+        if not isinstance(project, _MAP):
+            return _rejected(data_row_id, Reason.NOT_IN_PROJECT)
+        details = project.get("project_details")
+        status = details.get("workflow_status") if isinstance(details, _MAP) else None
+        if status != DONE and not (isinstance(status, str) and status.upper() == DONE):
+            return _rejected(data_row_id, Reason.NOT_DONE)
+        labels = project.get("labels")
+        if type(labels) is list and len(labels) == 1 and type(labels[0]) is dict:
+            label = labels[0]
+        else:
+            labels = [label for label in _list(labels) if isinstance(label, _MAP)]
+            if not labels:
+                return _rejected(data_row_id, Reason.NO_LABEL)
+            label = _choose_label(labels)
 
-    def reject(reason: str) -> Rejection:
-        return Rejection(data_row_id=data_row_id, reason=reason)
+        prompt_from = mapping.prompt_from
+        if mapping.response_classification is None:  # the label's single free-text answer that is not the prompt
+            annotations = label.get("annotations")
+            classifications = annotations.get("classifications") if isinstance(annotations, _MAP) else None
+            chosen = None
+            for c in classifications if isinstance(classifications, list) else ():
+                if (
+                    isinstance(c, _MAP)
+                    and isinstance(c.get("text_answer"), _MAP)
+                    and prompt_from not in (c.get("name"), c.get("value"), c.get("feature_schema_id"))
+                ):
+                    if chosen is not None:
+                        return _rejected(data_row_id, Reason.AMBIGUOUS_RESPONSE)
+                    chosen = c
+            if chosen is None:
+                response = None
+            else:
+                response = chosen["text_answer"].get("content")
+                if type(response) is not str:
+                    response = _answer(chosen)
+        else:
+            response = _find_text(_text_classifications(label), mapping.response_classification)
+        if response is None:
+            return _rejected(data_row_id, Reason.NO_RESPONSE)
+        if not response or response.isspace():  # _blank
+            return _rejected(data_row_id, Reason.EMPTY_RESPONSE)
 
-    project = _mapping(row.get("projects")).get(project_id)
-    if not isinstance(project, _MAP):
-        return reject(Reason.NOT_IN_PROJECT)
-    status = str(_mapping(project.get("project_details")).get("workflow_status") or "").upper()
-    if status != DONE:
-        return reject(Reason.NOT_DONE)
-    labels = [label for label in _list(project.get("labels")) if isinstance(label, _MAP)]
-    if not labels:
-        return reject(Reason.NO_LABEL)
-    label = _choose_label(labels)
-    texts = _text_classifications(label)
+        if prompt_from == "row_data":
+            fetch_error = row.get(ROW_DATA_ERROR_KEY)
+            if fetch_error is not None:
+                known = isinstance(fetch_error, str) and fetch_error in _ROW_DATA_ERRORS
+                return _rejected(data_row_id, fetch_error if known else Reason.ROW_DATA_FETCH_FAILED)
+            prompt = data_row.get("row_data")
+            if type(prompt) is not str or prompt[:1] in _MAYBE_JSON:  # else plain text, as nearly every chat is
+                conversation = _as_conversation(prompt)
+                if conversation is not None:
+                    prompt = render_conversation(conversation)
+                    if prompt is None:
+                        return _rejected(data_row_id, Reason.UNREADABLE_CONVERSATION)
+                elif prompt is not None and not isinstance(prompt, str):
+                    return _rejected(data_row_id, Reason.MALFORMED)
+        else:
+            prompt = _find_text(_text_classifications(label), prompt_from)
+        if prompt is None:
+            return _rejected(data_row_id, Reason.NO_PROMPT)
+        prompt = prompt.strip()
+        if not prompt:
+            return _rejected(data_row_id, Reason.EMPTY_PROMPT)
+        if prompt.startswith(("https://", "http://")) and "\n" not in prompt:
+            return _rejected(data_row_id, Reason.PROMPT_IS_URL)
+        response = response.strip()
+        # text_defect(prompt) or text_defect(response), with the common case inlined: ASCII text whose only
+        # control characters, if any, are tab, LF and CR
+        if not prompt.isascii() or (
+            not prompt.isprintable() and 0 in prompt.encode("ascii").translate(_ASCII_CONTROL_MAP)
+        ):
+            defect = text_defect(prompt)
+            if defect is not None:
+                return _rejected(data_row_id, defect)
+        if not (response.isascii() and response.isprintable()):
+            defect = text_defect(response)
+            if defect is not None:
+                return _rejected(data_row_id, defect)
 
-    if mapping.response_classification is None:
-        candidates = [c for c in texts if not _matches(c, mapping.prompt_from)]
-        if len(candidates) > 1:
-            return reject(Reason.AMBIGUOUS_RESPONSE)
-        response = str(candidates[0]["text_answer"].get("content") or "") if candidates else None
-    else:
-        response = _find_text(texts, mapping.response_classification)
-    if response is None:
-        return reject(Reason.NO_RESPONSE)
-    if _blank(response):
-        return reject(Reason.EMPTY_RESPONSE)
-
-    if mapping.prompt_from == "row_data":
-        fetch_error = row.get(ROW_DATA_ERROR_KEY)
-        if fetch_error is not None:
-            return reject(fetch_error if fetch_error in _ROW_DATA_ERRORS else Reason.ROW_DATA_FETCH_FAILED)
-        prompt = data_row.get("row_data")
-        conversation = _as_conversation(prompt)
-        if conversation is not None:
-            prompt = render_conversation(conversation)
-            if prompt is None:
-                return reject(Reason.UNREADABLE_CONVERSATION)
-        elif prompt is not None and not isinstance(prompt, str):
-            return reject(Reason.MALFORMED)
-    else:
-        prompt = _find_text(texts, mapping.prompt_from)
-    if prompt is None:
-        return reject(Reason.NO_PROMPT)
-    prompt = prompt.strip()
-    if not prompt:
-        return reject(Reason.EMPTY_PROMPT)
-    if prompt.startswith(("https://", "http://")) and "\n" not in prompt:
-        return reject(Reason.PROMPT_IS_URL)
-    response = response.strip()
-    defect = text_defect(prompt) or text_defect(response)
-    if defect is not None:
-        return reject(defect)
-
-    return ExampleFields(
-        data_row_id=data_row_id,
-        split_key=str(data_row.get("global_key") or data_row_id),
-        label_id=str(label.get("id") or ""),
-        prompt=prompt,
-        response=response,
-    )
+        global_key = data_row.get("global_key")
+        label_id = label.get("id")
+        return _new_fields(
+            ExampleFields,
+            (
+                data_row_id,
+                global_key if global_key and isinstance(global_key, str) else data_row_id,
+                label_id if isinstance(label_id, str) else "",
+                prompt,
+                response,
+            ),
+        )
+    except _Malformed:
+        return _rejected(data_row_id, Reason.MALFORMED)

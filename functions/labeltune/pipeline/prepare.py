@@ -84,7 +84,8 @@ def prepare_dataset(
     keys = {name: dataset_key(run_id, filename) for name, filename in FILES.items()}
     with tempfile.TemporaryDirectory(prefix="labeltune-") as tmp:
         with DirectorySink(Path(tmp)) as sink:
-            report = build_dataset(source.iter_rows(project_id), sink, project_id, config, price_table=price_table)
+            rows = source.iter_rows(project_id)  # parsed rows: one that is a JSON string is malformed, not a line
+            report = build_dataset(rows, sink, project_id, config, price_table=price_table, parsed=True)
         uploads = FILES if report.ok else ("rejected", "report")
         for name in uploads:
             store.upload_file(keys[name], sink.path(name))
