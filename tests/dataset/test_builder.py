@@ -457,15 +457,21 @@ def test_the_split_is_stable_when_rows_are_added(tmp_path: Path) -> None:
     assert first_eval and first_eval < second_eval  # the held-out set only grows
 
 
+def check(dedupe: Deduplicator, data_row_id: str, prompt: str, response: str) -> tuple[str | None, Any]:
+    from labeltune.dataset.dedupe import normalise
+
+    return dedupe.check(data_row_id, normalise(prompt), normalise(response))
+
+
 def test_dedupe_keeps_a_fixed_size_digest_per_kept_prompt_not_the_text() -> None:
     dedupe = Deduplicator()
-    reason, keys = dedupe.check("dr-1", "x" * 100_000, "summary")
+    reason, keys = check(dedupe, "dr-1", "x" * 100_000, "summary")
     assert reason is None
     dedupe.keep(keys)
-    assert dedupe.check("dr-2", " X" + "x" * 99_999, "SUMMARY ")[0] == Reason.DUPLICATE_EXAMPLE
-    assert dedupe.check("dr-3", "x" * 100_000, "another summary")[0] == Reason.DUPLICATE_PROMPT
-    assert dedupe.check("dr-1", "a new chat", "a new summary")[0] == Reason.DUPLICATE_DATA_ROW
-    reason, keys = dedupe.check("dr-4", "x" * 99_999, "summary")
+    assert check(dedupe, "dr-2", " X" + "x" * 99_999, "SUMMARY ")[0] == Reason.DUPLICATE_EXAMPLE
+    assert check(dedupe, "dr-3", "x" * 100_000, "another summary")[0] == Reason.DUPLICATE_PROMPT
+    assert check(dedupe, "dr-1", "a new chat", "a new summary")[0] == Reason.DUPLICATE_DATA_ROW
+    reason, keys = check(dedupe, "dr-4", "x" * 99_999, "summary")
     assert reason is None
     dedupe.keep(keys)
     assert dedupe.examples == 2
@@ -475,11 +481,11 @@ def test_dedupe_keeps_a_fixed_size_digest_per_kept_prompt_not_the_text() -> None
 
 def test_only_a_kept_example_claims_its_prompt() -> None:
     dedupe = Deduplicator()
-    assert dedupe.check("dr-1", "chat", "summary")[0] is None  # rejected later (say, too long): not kept
-    reason, keys = dedupe.check("dr-2", "chat", "another summary")
+    assert check(dedupe, "dr-1", "chat", "summary")[0] is None  # rejected later (say, too long): not kept
+    reason, keys = check(dedupe, "dr-2", "chat", "another summary")
     assert reason is None
     dedupe.keep(keys)
-    assert dedupe.check("dr-3", "CHAT", "summary")[0] == Reason.DUPLICATE_PROMPT
+    assert check(dedupe, "dr-3", "CHAT", "summary")[0] == Reason.DUPLICATE_PROMPT
 
 
 def test_whitespace_and_case_normalisation() -> None:
@@ -489,11 +495,23 @@ def test_whitespace_and_case_normalisation() -> None:
     assert normalise("héllo world") == normalise("HÉLLO   WORLD") != normalise("hello world")
     assert normalise("Ok") != normalise("Ok!")
     dedupe = Deduplicator()
-    dedupe.keep(dedupe.check("dr-1", "Hello  World\n", "Ok")[1])
-    assert dedupe.check("dr-2", "hello world", "OK")[0] == Reason.DUPLICATE_EXAMPLE
-    assert dedupe.check("dr-3", "HELLO\u00a0WORLD", "ok")[0] == Reason.DUPLICATE_EXAMPLE  # Unicode whitespace
-    assert dedupe.check("dr-4", "Hello World", "Ok!")[0] == Reason.DUPLICATE_PROMPT
-    assert dedupe.check("dr-5", "héllo world", "ok")[0] is None
+    dedupe.keep(check(dedupe, "dr-1", "Hello  World\n", "Ok")[1])
+    assert check(dedupe, "dr-2", "hello world", "OK")[0] == Reason.DUPLICATE_EXAMPLE
+    assert check(dedupe, "dr-3", "HELLO\u00a0WORLD", "ok")[0] == Reason.DUPLICATE_EXAMPLE  # Unicode whitespace
+    assert check(dedupe, "dr-4", "Hello World", "Ok!")[0] == Reason.DUPLICATE_PROMPT
+    assert check(dedupe, "dr-5", "héllo world", "ok")[0] is None
+
+
+def test_conversion_finds_the_normal_forms_in_its_hygiene_pass() -> None:
+    # One translation per ASCII text does both: it must agree with text_defect() and normalise() exactly.
+    from labeltune.domain.conversion import _checked_normal_form, normalise, text_defect
+
+    alphabet = [chr(c) for c in range(0x80)] + ["é", "É", "\u00a0", "\u2028", "ß", "\ufffd", "\ud800", "\x85", "🙂"]
+    rng = random.Random(8)
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 9)))
+        defect = text_defect(text)
+        assert _checked_normal_form(text) == (defect if defect is not None else normalise(text)), repr(text)
 
 
 # --- tokens, limits, report ----------------------------------------------------------------------

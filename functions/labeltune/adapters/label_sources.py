@@ -64,7 +64,7 @@ def _parsed(line: str) -> Any:
     the run. Valid JSON that is not an export row is passed on as it is: the converter calls it malformed_row."""
     try:
         return json.loads(line)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # too deeply nested counts as unparsable
         return dict(MALFORMED_ROW)
 
 

@@ -203,7 +203,7 @@ class ListLabelSource:
                 continue
             try:
                 rows.append(json.loads(raw))
-            except (json.JSONDecodeError, UnicodeDecodeError):
+            except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
                 rows.append({"_malformed": True})
         return cls(rows)
 

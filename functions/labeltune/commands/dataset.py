@@ -66,7 +66,7 @@ def infer_project(lines: Iterable[bytes]) -> str:
             break
         try:
             row = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # unparsable or too deeply nested: the builder will reject it
             continue
         projects = row.get("projects") if isinstance(row, dict) else None
         if isinstance(projects, dict) and projects:

@@ -211,8 +211,8 @@ class DatasetBuilder:
             example = extract_example(row, project_id, mapping)
             if type(example) is Rejection:
                 return example.reason, example.data_row_id
-            data_row_id, split_key, _, prompt, response = example
-            duplicate, keys = check_duplicate(data_row_id, prompt, response)
+            data_row_id, split_key, _, prompt, response, prompt_normal, response_normal = example
+            duplicate, keys = check_duplicate(data_row_id, prompt_normal, response_normal)
             if duplicate is not None:
                 return duplicate, data_row_id
             response_tokens = len(encode(response))

@@ -6,6 +6,9 @@ Unicode case-folded. So texts that differ only in spacing, line breaks or letter
 (Removing whitespace rather than collapsing runs of it to one space is the stricter normalisation: it also
 merges texts that differ only where a space is, and it is a single C pass over ASCII text.)
 
+The normal form is `labeltune.domain.conversion.normalise` (exported here too): conversion finds it in the
+same pass over each text as its hygiene check, and hands it over with the example's fields.
+
 One prompt, one example. A row whose normalised prompt (the chat) was already kept is rejected, whatever
 its response: `duplicate_example` when the response is the same too (a re-exported row), `duplicate_prompt`
 when it differs (the same chat labelled twice, under two data rows). The split is a pure function of the
@@ -28,19 +31,11 @@ from __future__ import annotations
 
 import hashlib
 
-from labeltune.domain.conversion import Reason
+from labeltune.domain.conversion import Reason, normalise
 
-# For ASCII text: the characters str.split() treats as whitespace, and an upper -> lower case table.
-_ASCII_WHITESPACE = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
-_ASCII_LOWER = bytes.maketrans(bytes(range(ord("A"), ord("Z") + 1)), bytes(range(ord("a"), ord("z") + 1)))
+__all__ = ["Deduplicator", "normalise"]
+
 _sha256 = hashlib.sha256  # SHA-256: hardware-accelerated (SHA extensions) on x86-64 and arm64 servers
-
-
-def normalise(text: str) -> bytes:
-    """The text with all whitespace removed and Unicode case-folded, as UTF-8."""
-    if text.isascii():  # one translate pass does both (casefold() of ASCII is lower())
-        return text.encode("ascii").translate(_ASCII_LOWER, _ASCII_WHITESPACE)
-    return "".join(text.casefold().split()).encode("utf-8")
 
 
 class Deduplicator:
@@ -54,8 +49,11 @@ class Deduplicator:
         self._prompts: dict[bytes, int] = {}  # prompt digest -> response fingerprint, of kept examples
         self._rows: set[int] = set()
 
-    def check(self, data_row_id: str, prompt: str, response: str) -> tuple[str | None, tuple[bytes, int]]:
-        """(the reason code if the row is a duplicate, else None; the example's keys for `keep`).
+    def check(
+        self, data_row_id: str, prompt_normal: bytes, response_normal: bytes
+    ) -> tuple[str | None, tuple[bytes, int]]:
+        """(the reason code if the row is a duplicate, else None; the example's keys for `keep`), from the
+        normal forms (`normalise`) of the example's prompt and response.
 
         The data row is remembered now (a data row is read once, whatever happens to it); the prompt only
         by `keep`, once the example has passed every check, so a row rejected later claims no prompt."""
@@ -63,16 +61,8 @@ class Deduplicator:
         if row_key in self._rows:
             return Reason.DUPLICATE_DATA_ROW, (b"", 0)
         self._rows.add(row_key)
-        if prompt.isascii():  # normalise(), inlined: this runs once per row
-            normalised = prompt.encode("ascii").translate(_ASCII_LOWER, _ASCII_WHITESPACE)
-        else:
-            normalised = normalise(prompt)
-        prompt_key = _sha256(normalised).digest()[:16]
-        if response.isascii():
-            normalised = response.encode("ascii").translate(_ASCII_LOWER, _ASCII_WHITESPACE)
-        else:
-            normalised = normalise(response)
-        keys = (prompt_key, hash(normalised))
+        prompt_key = _sha256(prompt_normal).digest()[:16]
+        keys = (prompt_key, hash(response_normal))
         kept = self._prompts.get(prompt_key)
         if kept is None:
             return None, keys

@@ -139,17 +139,43 @@ _GARBAGE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffd]"
 _NOT_UNICODE = re.compile("[\ud800-\udfff\ufffd]")
 
 
+def _ascii_control(b: int) -> bool:
+    """The ASCII control characters of _GARBAGE: C0 but tab, LF and CR; and DEL."""
+    return b < 0x09 or b in (0x0B, 0x0C) or 0x0E <= b < 0x20 or b == 0x7F
+
+
 # ASCII bytes -> 0 for the control characters of _GARBAGE, 1 for every other byte.
-_ASCII_CONTROL_MAP = bytes(
-    0 if b < 0x09 or b in (0x0B, 0x0C) or 0x0E <= b < 0x20 or b == 0x7F else 1 for b in range(256)
-)
+_ASCII_CONTROL_MAP = bytes(0 if _ascii_control(b) else 1 for b in range(256))
+# For normalise(): the characters str.split() treats as whitespace in ASCII text, and upper -> lower case.
+_ASCII_WHITESPACE = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+_ASCII_LOWER = bytes.maketrans(bytes(range(ord("A"), ord("Z") + 1)), bytes(range(ord("a"), ord("z") + 1)))
+# Both in one pass, for ASCII text: lower case, with space, tab, LF and CR deleted and every control character
+# of _GARBAGE (the other whitespace controls included) made NUL. A text without NUL in the result is clean,
+# and then the result is normalise(text).
+_ASCII_FOLD = bytes(0 if _ascii_control(b) else b for b in range(256)).translate(_ASCII_LOWER)
+_ASCII_SPACES = b" \t\n\r"
+
+
+def normalise(text: str) -> bytes:
+    """The text with all whitespace removed and Unicode case-folded, as UTF-8: what deduplication compares
+    (see labeltune.dataset.dedupe). Removing whitespace rather than collapsing runs of it to one space is the
+    stricter normalisation: it also merges texts that differ only where a space is."""
+    if text.isascii():  # one translate pass does both (casefold() of ASCII is lower())
+        return text.encode("ascii").translate(_ASCII_LOWER, _ASCII_WHITESPACE)
+    return "".join(text.casefold().split()).encode("utf-8")
+
+
+def _checked_normal_form(text: str) -> bytes | str:
+    """normalise(text) when text_defect(text) is None, else the defect's reason code: one pass over ASCII."""
+    if text.isascii():
+        folded = text.encode("ascii").translate(_ASCII_FOLD, _ASCII_SPACES)
+        return Reason.CONTROL_CHARACTERS if 0 in folded else folded
+    return text_defect(text) or normalise(text)
 
 
 def text_defect(text: str) -> str | None:
     """The reason code for a text that is not clean Unicode, or None for a clean one."""
-    if text.isascii():  # the common case: no regex scan
-        if text.isprintable():  # no C0 control and no DEL (stops at a line break: a one-line text's shortcut)
-            return None
+    if text.isascii():  # the common case: a table translation and a memchr instead of a regex scan
         return Reason.CONTROL_CHARACTERS if 0 in text.encode("ascii").translate(_ASCII_CONTROL_MAP) else None
     if _GARBAGE.search(text) is None:
         return None
@@ -328,16 +354,19 @@ def render_conversation(conversation: Mapping[str, Any]) -> str | None:
 
 
 class ExampleFields(NamedTuple):
-    """What a row contributes to its example; the system prompt comes from the configuration."""
+    """What a row contributes to its example (the system prompt comes from the configuration), and the
+    normal forms of its texts for deduplication (`normalise`), found by the same pass as their hygiene check."""
 
     data_row_id: str
     split_key: str
     label_id: str
     prompt: str
     response: str
+    prompt_normal: bytes
+    response_normal: bytes
 
 
-_new_fields = tuple.__new__  # ExampleFields from a tuple of its five fields, without the Python-level __new__
+_new_fields = tuple.__new__  # ExampleFields from a tuple of its fields, without the Python-level __new__
 
 
 def convert_row(
@@ -347,18 +376,19 @@ def convert_row(
     fields = extract_example(row, project_id, mapping)
     if isinstance(fields, Rejection):
         return fields
-    return ChatExample(system=system_prompt, **fields._asdict())
-
-
-def _blank(text: str) -> bool:
-    return not text or text.isspace()  # no copy of the text, unlike strip()
+    return ChatExample(
+        data_row_id=fields.data_row_id,
+        split_key=fields.split_key,
+        label_id=fields.label_id,
+        system=system_prompt,
+        prompt=fields.prompt,
+        response=fields.response,
+    )
 
 
 def _usable_id(value: Any) -> bool:
     """A data row id is a non-empty string of clean text: it is written to rejected.ndjson and eval.jsonl."""
-    return (
-        isinstance(value, str) and value != "" and ((value.isascii() and value.isprintable()) or not text_defect(value))
-    )
+    return isinstance(value, str) and value != "" and text_defect(value) is None
 
 
 def data_row_id_of(row: Any) -> str | None:
@@ -379,14 +409,12 @@ def extract_example(row: Mapping[str, Any], project_id: str, mapping: FieldMappi
     """`convert_row` without building the pydantic model: the dataset builder's per-row path.
 
     Written for speed (it runs once per export row): the common shape (one label, one free-text answer,
-    plain-text row_data) takes no helper call that a type check can replace; every other shape takes the
-    general path with the same checks, in the same order."""
+    plain-text row_data) takes a short path of type checks, and each text is scanned once for both its
+    hygiene and its normal form; every other shape takes the general path, with the same checks in the same
+    order."""
     data_row = row.get("data_row") if isinstance(row, _MAP) else None
     data_row_id = data_row.get("id") if isinstance(data_row, _MAP) else None
-    # _usable_id(data_row_id), with the common case (a non-empty printable ASCII id) inlined
-    if not (
-        type(data_row_id) is str and data_row_id and data_row_id.isascii() and data_row_id.isprintable()
-    ) and not _usable_id(data_row_id):
+    if not _usable_id(data_row_id):
         if isinstance(row, _MAP) and row.get(MALFORMED_MARKER_KEY) is True and data_row is None:
             return Rejection(data_row_id=None, reason=Reason.INVALID_JSON)
         return Rejection(data_row_id=None, reason=Reason.MALFORMED)
@@ -432,7 +460,7 @@ def extract_example(row: Mapping[str, Any], project_id: str, mapping: FieldMappi
             response = _find_text(_text_classifications(label), mapping.response_classification)
         if response is None:
             return _rejected(data_row_id, Reason.NO_RESPONSE)
-        if not response or response.isspace():  # _blank
+        if not response or response.isspace():  # blank: isspace() makes no copy, unlike strip()
             return _rejected(data_row_id, Reason.EMPTY_RESPONSE)
 
         if prompt_from == "row_data":
@@ -459,18 +487,13 @@ def extract_example(row: Mapping[str, Any], project_id: str, mapping: FieldMappi
         if prompt.startswith(("https://", "http://")) and "\n" not in prompt:
             return _rejected(data_row_id, Reason.PROMPT_IS_URL)
         response = response.strip()
-        # text_defect(prompt) or text_defect(response), with the common case inlined: ASCII text whose only
-        # control characters, if any, are tab, LF and CR
-        if not prompt.isascii() or (
-            not prompt.isprintable() and 0 in prompt.encode("ascii").translate(_ASCII_CONTROL_MAP)
-        ):
-            defect = text_defect(prompt)
-            if defect is not None:
-                return _rejected(data_row_id, defect)
-        if not (response.isascii() and response.isprintable()):
-            defect = text_defect(response)
-            if defect is not None:
-                return _rejected(data_row_id, defect)
+        # text_defect(prompt) or text_defect(response), and their normal forms, in one pass per text
+        prompt_normal = _checked_normal_form(prompt)
+        if type(prompt_normal) is str:
+            return _rejected(data_row_id, prompt_normal)
+        response_normal = _checked_normal_form(response)
+        if type(response_normal) is str:
+            return _rejected(data_row_id, response_normal)
 
         global_key = data_row.get("global_key")
         label_id = label.get("id")
@@ -482,6 +505,8 @@ def extract_example(row: Mapping[str, Any], project_id: str, mapping: FieldMappi
                 label_id if isinstance(label_id, str) else "",
                 prompt,
                 response,
+                prompt_normal,
+                response_normal,
             ),
         )
     except _Malformed:

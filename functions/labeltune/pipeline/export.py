@@ -133,5 +133,5 @@ class SnapshotSource:
             if line.strip():
                 try:
                     yield json.loads(line)
-                except json.JSONDecodeError:
+                except (json.JSONDecodeError, RecursionError):  # too deeply nested counts as unparsable
                     yield {"_malformed": True}
