@@ -667,3 +667,44 @@ def test_every_reason_code_is_a_distinct_stable_string() -> None:
     assert Reason.MALFORMED == "malformed_row" and Reason.NO_RESPONSE == "missing_response"  # unchanged names
     documented = Reason.__doc__ or ""
     assert all(code in documented for code in codes)
+
+
+def _two_label_row(history: list[dict] | None) -> dict:
+    def label(label_id: str, updated: str, summary: str) -> dict:
+        return {
+            "id": label_id,
+            "label_details": {"created_at": updated, "updated_at": updated},
+            "annotations": {"classifications": [
+                {"name": "summary", "value": "summary", "text_answer": {"content": summary}}]},
+        }
+
+    details: dict = {"workflow_status": "DONE"}
+    if history is not None:
+        details["workflow_history"] = history
+    return {
+        "data_row": {"id": "dr-1", "row_data": "Ann Lee: my parcel is late"},
+        "projects": {"p": {"labels": [
+            label("approved", "2026-11-01T10:00:00.000+00:00", "The approved summary."),
+            label("later", "2026-11-02T09:00:00.000+00:00", "A later, unreviewed relabel."),
+        ], "project_details": details}},
+    }
+
+
+def test_the_label_that_reached_done_wins_over_a_later_one() -> None:
+    history = [
+        {"action": "Submit", "next_task_name": "Review", "created_at": "2026-11-01T09:00:00.000+00:00"},
+        {"action": "Approve", "next_task_name": "Done", "created_at": "2026-11-01T11:00:00.000+00:00"},
+    ]
+    example = convert_row(_two_label_row(history), "p", FieldMapping(), "sys")
+    assert isinstance(example, ChatExample) and example.label_id == "approved"
+
+
+def test_without_workflow_history_the_latest_label_wins() -> None:
+    example = convert_row(_two_label_row(None), "p", FieldMapping(), "sys")
+    assert isinstance(example, ChatExample) and example.label_id == "later"
+
+
+def test_a_done_move_older_than_every_label_falls_back_to_the_latest() -> None:
+    history = [{"action": "Approve", "next_task_name": "Done", "created_at": "2026-10-01T00:00:00.000+00:00"}]
+    example = convert_row(_two_label_row(history), "p", FieldMapping(), "sys")
+    assert isinstance(example, ChatExample) and example.label_id == "later"

@@ -2,7 +2,7 @@
 
 Rules that are easy to get wrong, made explicit here:
 - only rows whose workflow status in *this* project is DONE are trained on;
-- a row with several labels (rework, consensus) uses the most recently updated one (`LABEL_CHOICE_RULE`);
+- a row with several labels (rework, consensus) uses the one that reached Done, else the latest (`LABEL_CHOICE_RULE`);
 - prompt and response are found by classification name/value or feature schema id, never by position;
 - the prompt is the data row's text for Text projects, or a classification for legacy prompt/response projects;
 - a data row holding Labelbox conversational JSON (not plain text) is rendered as a "Speaker: text" transcript;
@@ -26,7 +26,10 @@ from pydantic import BaseModel, ConfigDict
 
 from labeltune.domain.models import ChatExample, Rejection
 
-LABEL_CHOICE_RULE = "latest label by label_details.updated_at (else created_at)"
+LABEL_CHOICE_RULE = (
+    "the label that reached Done: the latest label (label_details.updated_at, else created_at) written no later "
+    "than the row's last move into Done in project_details.workflow_history; without that history, the latest label"
+)
 DONE = "DONE"
 
 
@@ -218,8 +221,35 @@ def _recency(label: Mapping[str, Any]) -> str:
     return _string(details.get("updated_at")) or _string(details.get("created_at"))
 
 
-def _choose_label(labels: list[Mapping[str, Any]]) -> Mapping[str, Any]:
-    return labels[0] if len(labels) == 1 else max(labels, key=_recency)
+def _reached_done_at(details: Any) -> str:
+    """When the row last moved into Done, from `project_details.workflow_history` ("" when unknown).
+
+    Labelbox does not document the entries; they carry an action, the task moved to and a timestamp.
+    An entry counts when it names Done as where the row went (or is an approval without a target)."""
+    history = details.get("workflow_history") if isinstance(details, _MAP) else None
+    latest = ""
+    for entry in _list(history):
+        if not isinstance(entry, _MAP):
+            continue
+        target = _string(entry.get("next_task_name") or entry.get("to") or entry.get("next_workflow_status"))
+        action = _string(entry.get("action")).upper()
+        into_done = target.upper() in ("DONE", DONE) or (not target and action in ("APPROVE", "APPROVED"))
+        stamp = _string(entry.get("created_at"))
+        if into_done and stamp > latest:
+            latest = stamp
+    return latest
+
+
+def _choose_label(labels: list[Mapping[str, Any]], done_at: str = "") -> Mapping[str, Any]:
+    """`LABEL_CHOICE_RULE`: the label that reached Done — the latest one written no later than the row's last
+    move into Done — else (no history, or every label is newer) the latest label."""
+    if len(labels) == 1:
+        return labels[0]
+    if done_at:
+        before = [label for label in labels if (_recency(label) or "~") <= done_at]
+        if before:
+            return max(before, key=_recency)
+    return max(labels, key=_recency)
 
 
 def _answer(classification: Mapping[str, Any]) -> str:
@@ -434,7 +464,7 @@ def extract_example(row: Mapping[str, Any], project_id: str, mapping: FieldMappi
             labels = [label for label in _list(labels) if isinstance(label, _MAP)]
             if not labels:
                 return _rejected(data_row_id, Reason.NO_LABEL)
-            label = _choose_label(labels)
+            label = _choose_label(labels, _reached_done_at(details))
 
         prompt_from = mapping.prompt_from
         if mapping.response_classification is None:  # the label's single free-text answer that is not the prompt
