@@ -23,9 +23,7 @@ from labeltune.adapters.label_sources import (
     ExportFailed,
     ExportServiceSource,
     LabelboxExportService,
-    LabelboxExportSource,
     S3ExportService,
-    S3ExportSource,
     export_snapshot_key,
     object_exists,
 )
@@ -217,7 +215,8 @@ def test_the_synchronous_label_source_starts_waits_and_streams(client: Any, get_
     project.export.return_value = lb.export_task(TASK, status="IN_PROGRESS")
     get_task.return_value = lb.export_task(TASK, rows=[lb.export_row("dr1")])
 
-    rows = list(LabelboxExportSource("unused", client=client).iter_rows(PROJECT))
+    source = ExportServiceSource(LabelboxExportService(client=client), sleep=lambda _: None)
+    rows = list(source.iter_rows(PROJECT))
 
     assert [row["data_row"]["id"] for row in rows] == ["dr1"]
     project.export.return_value.wait_till_done.assert_not_called()
@@ -364,13 +363,3 @@ def test_object_exists_does_not_hide_access_errors() -> None:
 
     with pytest.raises(ClientError):
         object_exists(store, "exports/p.ndjson")
-
-
-def test_the_snapshot_label_source_still_reads_the_same_key(store: Any) -> None:
-    put_snapshot(store, PROJECT, SNAPSHOT_LINES)
-
-    rows = list(S3ExportSource(store).iter_rows(PROJECT))
-
-    assert [row.get("data_row", {}).get("id") if isinstance(row, dict) else row for row in rows] == [
-        "dr1", None, [1, 2], "dr2"
-    ]

@@ -43,9 +43,6 @@ def export_snapshot_key(project_id: str) -> str:
     return f"{SNAPSHOT_PREFIX}{project_id}{SNAPSHOT_SUFFIX}"
 
 
-LabelboxExportFailed = ExportFailed  # the name this error had before exports became asynchronous
-
-
 _ENDED_WITHOUT_RESULT = {"CANCELED", "CANCELLED", "CANCELLING"}  # labelbox TaskStatus: a cancelled task ends
 
 
@@ -290,22 +287,3 @@ class ExportServiceSource:
         task_id = self._exports.start_export(project_id)
         self.wait(task_id)
         yield from self._exports.iter_export(task_id)
-
-
-class LabelboxExportSource(ExportServiceSource):
-    """LabelSource over Labelbox: exports the project's Done rows and streams them row by row."""
-
-    def __init__(self, api_key: str, client: Any | None = None) -> None:
-        super().__init__(LabelboxExportService(api_key, client=client))
-
-
-class S3ExportSource:
-    """LabelSource over the export snapshot in S3 (no waiting: the snapshot is there or it is not)."""
-
-    def __init__(self, store: ObjectStore) -> None:
-        self._store = store
-
-    def iter_rows(self, project_id: str) -> Iterator[dict[str, Any]]:
-        for line in self._store.read_lines(export_snapshot_key(project_id)):
-            if line.strip():
-                yield _parsed(line)

@@ -196,7 +196,7 @@ class ListLabelSource:
     @classmethod
     def from_ndjson(cls, path: Path) -> ListLabelSource:
         """Rows of an NDJSON export file; an unparsable line becomes the {"_malformed": True} marker,
-        as S3ExportSource passes it on, so the converter counts it instead of the run stopping."""
+        as S3ExportService passes it on, so the converter counts it instead of the run stopping."""
         rows: list[Any] = []
         for raw in Path(path).read_bytes().splitlines():  # bytes: U+2028 inside a line is not a line break
             if not raw.strip():

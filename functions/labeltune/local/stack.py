@@ -15,8 +15,6 @@ import socket
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -268,12 +266,3 @@ def _post_json(url: str, payload: dict[str, Any]) -> None:
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         response.read()
-
-
-@contextmanager
-def running_stack(options: StackOptions | None = None) -> Iterator[LocalStack]:
-    stack = LocalStack(options=options).start()
-    try:
-        yield stack
-    finally:
-        stack.stop()
