@@ -144,8 +144,10 @@ def worker_build(path: Path) -> dict[str, Any]:
 
 
 def run_worker(kind: str, path: Path) -> dict[str, Any]:
+    from labeltune.dataset.tokens import BUNDLED_ENCODINGS
+
     env = {**os.environ, "PYTHONHASHSEED": "0"}
-    env.setdefault("TIKTOKEN_CACHE_DIR", str(ROOT.parent / "shared" / "tiktoken"))
+    env.setdefault("TIKTOKEN_CACHE_DIR", str(BUNDLED_ENCODINGS))  # both workers load the same, shipped file
     result = subprocess.run(
         [sys.executable, __file__, "--worker", kind, str(path)],
         env=env,

@@ -118,13 +118,19 @@ def main() -> int:
     def pct(values: list[float], q: float) -> float:
         return values[min(len(values) - 1, int(q * len(values)))] * 1000
 
-    print(f"deliveries: {len(deliveries)} ({unique} unique, {len(deliveries) - unique - malformed} repeats, "
-          f"{malformed} malformed), concurrency {args.concurrency}, min_new_labels {args.min_new_labels}")
+    print(
+        f"deliveries: {len(deliveries)} ({unique} unique, {len(deliveries) - unique - malformed} repeats, "
+        f"{malformed} malformed), concurrency {args.concurrency}, min_new_labels {args.min_new_labels}"
+    )
     print(f"wall time: {wall:.2f} s  ->  {len(deliveries) / wall:.0f} deliveries/s")
-    print(f"latency (all):   p50 {pct(latencies, 0.50):.1f} ms   p99 {pct(latencies, 0.99):.1f} ms   "
-          f"max {latencies[-1] * 1000:.1f} ms")
-    print(f"latency (valid): p50 {pct(valid_latencies, 0.50):.1f} ms   p99 {pct(valid_latencies, 0.99):.1f} ms   "
-          f"mean {statistics.fmean(valid_latencies) * 1000:.1f} ms")
+    print(
+        f"latency (all):   p50 {pct(latencies, 0.50):.1f} ms   p99 {pct(latencies, 0.99):.1f} ms   "
+        f"max {latencies[-1] * 1000:.1f} ms"
+    )
+    print(
+        f"latency (valid): p50 {pct(valid_latencies, 0.50):.1f} ms   p99 {pct(valid_latencies, 0.99):.1f} ms   "
+        f"mean {statistics.fmean(valid_latencies) * 1000:.1f} ms"
+    )
     print(f"status codes: {dict(sorted({s: statuses.count(s) for s in set(statuses)}.items()))}")
     print(f"runs started: {len(runs)} (expected {expected_runs})")
     print(f"events: {consumed} taken by runs + {pending} pending = {consumed + pending} (unique deliveries {unique})")

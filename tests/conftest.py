@@ -1,12 +1,52 @@
-"""Shared test setup: offline token counting and no real AWS credentials or endpoints."""
+"""Shared test setup: offline token counting, no real AWS credentials or endpoints, and a movable clock.
+
+`pytest --clock-offset-days N` runs the whole suite with the wall clock moved N days ahead (time-machine,
+ticking), the way `make test` runs it a second time a year ahead: a test that passes only near the day it
+was written fails there. Code under test never reads the clock directly where a test fixes a time: it is
+passed a clock.
+"""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-SHARED = Path(os.environ.get("LABELTUNE_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
-os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(SHARED / "tiktoken"))
+import pytest
+
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-for _key in ("AWS_PROFILE", "OPENAI_API_KEY", "LABELBOX_API_KEY"):
-    os.environ.pop(_key, None)
+for _key in ("AWS_PROFILE", "OPENAI_API_KEY", "LABELBOX_API_KEY", "TIKTOKEN_CACHE_DIR"):
+    os.environ.pop(_key, None)  # the bundled o200k_base encoding is used, as in Lambda
+
+_TRAVELLER: Any = None
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--clock-offset-days",
+        type=int,
+        default=0,
+        help="run every test with the wall clock moved this many days ahead (time-machine)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _TRAVELLER
+    days = config.getoption("--clock-offset-days")
+    if days:
+        import time_machine
+
+        _TRAVELLER = time_machine.travel(datetime.now(UTC) + timedelta(days=days), tick=True)
+        _TRAVELLER.start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    global _TRAVELLER
+    if _TRAVELLER is not None:
+        _TRAVELLER.stop()
+        _TRAVELLER = None
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    days = config.getoption("--clock-offset-days")
+    return f"clock moved {days} days ahead: now is {datetime.now(UTC).isoformat()}" if days else None

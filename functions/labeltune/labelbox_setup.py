@@ -361,7 +361,11 @@ class RowCounts:
 def _row_data_url(row: Any) -> str | None:
     data_row = row.get("data_row") if isinstance(row, Mapping) else None
     value = data_row.get("row_data") if isinstance(data_row, Mapping) else None
-    if isinstance(value, str) and "\n" not in value.strip() and value.strip().lower().startswith(("https://", "http://")):
+    if (
+        isinstance(value, str)
+        and "\n" not in value.strip()
+        and value.strip().lower().startswith(("https://", "http://"))
+    ):
         return value.strip()
     return None
 

@@ -34,4 +34,4 @@ class Settings(BaseModel):
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if environ is None else environ)
         fields = {name: env[name.upper()] for name in cls.model_fields if env.get(name.upper())}
-        return cls(**fields)
+        return cls.model_validate(fields)

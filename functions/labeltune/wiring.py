@@ -16,6 +16,7 @@ from labeltune.adapters.openai_provider import OpenAIFineTuning
 from labeltune.adapters.row_data_fetch import HttpsRowDataFetcher
 from labeltune.adapters.s3_store import S3ObjectStore
 from labeltune.adapters.stepfunctions import StepFunctionsStarter
+from labeltune.clock import Clock, system_clock
 from labeltune.errors import ConfigurationError
 from labeltune.pipeline.trigger import Trigger
 from labeltune.ports import ExportService
@@ -47,12 +48,13 @@ def is_placeholder(value: str) -> bool:
 
 
 class Services:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock = system_clock) -> None:
         self.settings = settings
+        self.clock = clock
 
     @cached_property
     def runs(self) -> DynamoRunStore:
-        return DynamoRunStore(self.settings.table_name)
+        return DynamoRunStore(self.settings.table_name, clock=self.clock)
 
     @cached_property
     def store(self) -> S3ObjectStore:
@@ -82,7 +84,7 @@ class Services:
     def projects(self) -> DynamoProjectStore:
         if not self.settings.projects_table_name:
             raise ConfigurationError("PROJECTS_TABLE_NAME is not set")
-        return DynamoProjectStore(self.settings.projects_table_name)
+        return DynamoProjectStore(self.settings.projects_table_name, clock=self.clock)
 
     @cached_property
     def once(self) -> PowertoolsOnce:
@@ -92,7 +94,7 @@ class Services:
 
     @cached_property
     def trigger(self) -> Trigger:
-        return Trigger(self.projects, self.runs, self.starter, self.settings.poll_interval_seconds)
+        return Trigger(self.projects, self.runs, self.starter, self.settings.poll_interval_seconds, self.clock)
 
     @cached_property
     def starter(self) -> StepFunctionsStarter:

@@ -75,18 +75,48 @@ def webhook(uid: str, url: str, status: str = "ACTIVE") -> Any:
 # Ontologies as Labelbox's `normalized` JSON holds them (camelCase keys, lower-case types).
 
 TEXT_ONTOLOGY = [
-    {"type": "text", "name": "summary", "instructions": "summary", "featureSchemaId": "fs-summary",
-     "schemaNodeId": "sn-summary", "required": True, "options": [], "scope": "global"},
-    {"type": "radio", "name": "quality", "instructions": "quality", "featureSchemaId": "fs-quality",
-     "schemaNodeId": "sn-quality", "required": False, "scope": "global",
-     "options": [{"label": "good", "value": "good", "featureSchemaId": "fs-good"}]},
+    {
+        "type": "text",
+        "name": "summary",
+        "instructions": "summary",
+        "featureSchemaId": "fs-summary",
+        "schemaNodeId": "sn-summary",
+        "required": True,
+        "options": [],
+        "scope": "global",
+    },
+    {
+        "type": "radio",
+        "name": "quality",
+        "instructions": "quality",
+        "featureSchemaId": "fs-quality",
+        "schemaNodeId": "sn-quality",
+        "required": False,
+        "scope": "global",
+        "options": [{"label": "good", "value": "good", "featureSchemaId": "fs-good"}],
+    },
 ]
 
 LEGACY_ONTOLOGY = [
-    {"type": "prompt", "name": "prompt-text", "instructions": "prompt-text", "featureSchemaId": "fs-prompt",
-     "schemaNodeId": "sn-prompt", "required": True, "options": [], "minCharacters": 1},
-    {"type": "response-text", "name": "response-text", "instructions": "response-text",
-     "featureSchemaId": "fs-response", "schemaNodeId": "sn-response", "required": True, "options": []},
+    {
+        "type": "prompt",
+        "name": "prompt-text",
+        "instructions": "prompt-text",
+        "featureSchemaId": "fs-prompt",
+        "schemaNodeId": "sn-prompt",
+        "required": True,
+        "options": [],
+        "minCharacters": 1,
+    },
+    {
+        "type": "response-text",
+        "name": "response-text",
+        "instructions": "response-text",
+        "featureSchemaId": "fs-response",
+        "schemaNodeId": "sn-response",
+        "required": True,
+        "options": [],
+    },
 ]
 
 
@@ -101,16 +131,26 @@ def export_row(
     """One export line in Labelbox's format (REFERENCE.md §3), with free-text answers `texts` (name -> text)."""
     texts = {"summary": "The customer asks about a late order."} if texts is None else texts
     classifications = [
-        {"feature_id": f"f-{name}", "feature_schema_id": f"fs-{name}", "name": name, "value": name,
-         "text_answer": {"content": content}}
+        {
+            "feature_id": f"f-{name}",
+            "feature_schema_id": f"fs-{name}",
+            "name": name,
+            "value": name,
+            "text_answer": {"content": content},
+        }
         for name, content in texts.items()
     ]
     return {
         "data_row": {"id": data_row_id, "global_key": f"gk-{data_row_id}", "row_data": row_data},
         "projects": {
             project_id: {
-                "labels": [{"id": f"label-{data_row_id}", "label_details": {"updated_at": "2026-07-01T00:00:00Z"},
-                            "annotations": {"objects": [], "relationships": [], "classifications": classifications}}],
+                "labels": [
+                    {
+                        "id": f"label-{data_row_id}",
+                        "label_details": {"updated_at": "2026-07-01T00:00:00Z"},
+                        "annotations": {"objects": [], "relationships": [], "classifications": classifications},
+                    }
+                ],
                 "project_details": {"workflow_status": status},
             }
         },

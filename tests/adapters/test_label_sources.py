@@ -27,11 +27,11 @@ from labeltune.adapters.label_sources import (
     export_snapshot_key,
     object_exists,
 )
-from labeltune.adapters.memory import InMemoryObjectStore
 from labeltune.adapters.s3_store import S3ObjectStore
 from labeltune.errors import TransientError
 from labeltune.ports import ExportService
 from tests.adapters import labelbox_doubles as lb
+from tests.fakes import InMemoryObjectStore
 
 PROJECT = "clproject0001"
 TASK = "cltask0001"
@@ -268,8 +268,9 @@ def test_waiting_polls_until_complete() -> None:
 
 def test_waiting_ends_with_transient_error_on_timeout_and_export_failed_on_failure() -> None:
     clock = FakeClock()
-    slow = ExportServiceSource(ScriptedExports([IN_PROGRESS]), timeout_seconds=30, poll_seconds=10,
-                               sleep=clock.sleep, clock=clock)
+    slow = ExportServiceSource(
+        ScriptedExports([IN_PROGRESS]), timeout_seconds=30, poll_seconds=10, sleep=clock.sleep, clock=clock
+    )
     with pytest.raises(TransientError, match="task-p"):
         list(slow.iter_rows("p"))
     assert sum(clock.sleeps) == 30

@@ -102,8 +102,9 @@ def test_connect_with_a_stack(
     # Again: the secret is kept, the configuration too, and the first webhook is replaced by a new one.
     client.get_project.return_value = lb.project(PROJECT, webhooks=[lb.webhook("clwebhooknew", URL)])
     webhook_create.return_value = lb.webhook("clwebhook2", URL)
-    assert main(["labelbox", "connect", "--project", PROJECT, "--stack", "labeltune",
-                 "--topics", "WORKFLOW_ACTION"]) == 0
+    assert (
+        main(["labelbox", "connect", "--project", PROJECT, "--stack", "labeltune", "--topics", "WORKFLOW_ACTION"]) == 0
+    )
     out, err = capsys.readouterr()
     assert "kept (already registered" in out and "kept (exists)" in out and "Deactivated:    clwebhooknew" in out
     assert err == ""
@@ -119,8 +120,18 @@ def test_connect_with_explicit_targets_and_rotation(
     stack: dict[str, str], client: Any, webhook_create: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     client.get_project.return_value = lb.project(PROJECT)
-    args = ["labelbox", "connect", "--project", PROJECT, "--url", URL,
-            "--secret-arn", stack["LabelboxWebhookSecretArn"], "--projects-table", stack["ProjectsTableName"]]
+    args = [
+        "labelbox",
+        "connect",
+        "--project",
+        PROJECT,
+        "--url",
+        URL,
+        "--secret-arn",
+        stack["LabelboxWebhookSecretArn"],
+        "--projects-table",
+        stack["ProjectsTableName"],
+    ]
     secrets = boto3.client("secretsmanager")
 
     assert main(args) == 0

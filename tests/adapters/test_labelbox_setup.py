@@ -91,8 +91,14 @@ def client() -> Any:
 
 def connect(client: Any, secretsmanager: Any, store: FakeProjectStore, arn: str, **kwargs: Any) -> Any:
     return connect_project(
-        client, secretsmanager, store, PROJECT, webhook_url=URL, secret_arn=arn,
-        generate_secret=lambda: NEW_SECRET, **kwargs,
+        client,
+        secretsmanager,
+        store,
+        PROJECT,
+        webhook_url=URL,
+        secret_arn=arn,
+        generate_secret=lambda: NEW_SECRET,
+        **kwargs,
     )
 
 
@@ -195,7 +201,12 @@ def test_the_new_webhook_exists_before_the_old_one_is_deactivated(
     earlier = lb.webhook("clwebhookold", URL)
     client.get_project.return_value = lb.project(PROJECT, webhooks=[earlier])
     order: list[str] = []
-    webhook_create.side_effect = lambda *a, **k: order.append("create") or lb.webhook("clwebhooknew", URL)
+
+    def create(*args: Any, **kwargs: Any) -> Any:
+        order.append("create")
+        return lb.webhook("clwebhooknew", URL)
+
+    webhook_create.side_effect = create
     earlier.delete.side_effect = lambda: order.append("deactivate")
 
     connect(client, secretsmanager, FakeProjectStore(), make_secret(secretsmanager, HEX_SECRET))
@@ -334,16 +345,25 @@ def test_legacy_ontology_mapped_to_its_prompt_classification_is_clean(mapping: F
 @pytest.mark.parametrize(
     ("ontology", "mapping", "expected"),
     [
-        (lb.TEXT_ONTOLOGY, FieldMapping(response_classification="summry"),
-         "'summry' (mapping.response_classification) is not in the ontology"),
+        (
+            lb.TEXT_ONTOLOGY,
+            FieldMapping(response_classification="summry"),
+            "'summry' (mapping.response_classification) is not in the ontology",
+        ),
         (lb.TEXT_ONTOLOGY, FieldMapping(response_classification="quality"), "'quality' is a radio classification"),
-        (lb.TEXT_ONTOLOGY, FieldMapping(prompt_from="question"),
-         "prompt classification 'question' (mapping.prompt_from) is not in the ontology"),
+        (
+            lb.TEXT_ONTOLOGY,
+            FieldMapping(prompt_from="question"),
+            "prompt classification 'question' (mapping.prompt_from) is not in the ontology",
+        ),
         (lb.TEXT_ONTOLOGY, FieldMapping(prompt_from="summary"), "no free-text classification"),
         (lb.TEXT_ONTOLOGY[1:], FieldMapping(), "no free-text classification"),
         ([], FieldMapping(), "no free-text classification"),
-        (lb.LEGACY_ONTOLOGY, FieldMapping(prompt_from="prompt-text", response_classification="prompt-text"),
-         "both the prompt and the response"),
+        (
+            lb.LEGACY_ONTOLOGY,
+            FieldMapping(prompt_from="prompt-text", response_classification="prompt-text"),
+            "both the prompt and the response",
+        ),
     ],
 )
 def test_mapping_mistakes_are_reported(ontology: list[dict[str, Any]], mapping: FieldMapping, expected: str) -> None:
@@ -437,7 +457,9 @@ def test_check_project_reports_mapping_and_rows_and_writes_nothing(client: Any, 
     assert get_task.call_args_list == [call(client, "cltask1")] * 3
     # Read-only: the only client call is the project lookup; no webhook, label or project change.
     assert {name for name, _, _ in client.mock_calls} == {
-        "get_project", "get_project().ontology", "get_project().export"
+        "get_project",
+        "get_project().ontology",
+        "get_project().export",
     }
 
 

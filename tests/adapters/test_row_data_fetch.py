@@ -41,7 +41,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         Handler.requests_seen.append(self.path)
-        port = self.server.server_address[1]
+        port = int(self.server.server_address[1])  # type: ignore[index]
         routes = {
             "/chat.txt": lambda: self._send(200, CHAT.encode()),
             "/bom.txt": lambda: self._send(200, b"\xef\xbb\xbf" + CHAT.encode()),
@@ -209,7 +209,7 @@ def test_an_https_redirect_passes_the_default_check() -> None:
             return request.full_url
 
     handler = _SchemeCheckingRedirects(("https",))
-    handler.parent = Parent()
+    handler.parent = Parent()  # type: ignore[assignment]
     headers = Message()
     headers["Location"] = "/moved/chat.txt"  # relative: resolved against the https original
 

@@ -278,7 +278,8 @@ class FailingSink:
     """A sink whose writer for `name` fails on its first write, as a full disk or a lost connection would."""
 
     def __init__(self, name: str, error: BaseException) -> None:
-        self.name, self.error, self.lines = name, error, []
+        self.name, self.error = name, error
+        self.lines: list[str] = []
 
     def writer(self, name: str) -> Callable[[str], Any]:
         if name != self.name:

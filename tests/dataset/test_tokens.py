@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from labeltune.dataset.tokens import (
@@ -74,7 +76,7 @@ def test_the_configured_limit_wins() -> None:
 
 def test_counts_are_o200k_and_the_cookbook_rule() -> None:
     counter = TokenCounter("ft:gpt-4.1-mini-2025-04-14:acme::x")
-    messages = [
+    messages: list[dict[str, Any]] = [
         {"role": "system", "content": "Summarise the chat."},
         {"role": "user", "content": "Ann Lee: my order ORD-123456 never came 🙂 <|endoftext|>", "name": "ann"},
         {"role": "assistant", "content": "Order not delivered.", "weight": 1},

@@ -26,7 +26,7 @@ from labeltune.dataset.validation import (
 from .openai_rules import example_problems
 
 
-def chat(*messages: dict[str, Any]) -> dict[str, Any]:
+def chat(*messages: Any) -> dict[str, Any]:
     return {"messages": list(messages)}
 
 

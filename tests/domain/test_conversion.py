@@ -454,11 +454,12 @@ def test_wrongly_typed_keys_and_dates_read_as_missing() -> None:
 def test_data_row_id_of_never_raises() -> None:
     from labeltune.domain.conversion import data_row_id_of
 
-    class Exploding(dict):  # type: ignore[type-arg]
+    class Exploding(dict[str, Any]):
         def get(self, *args: Any) -> Any:
             raise RuntimeError("boom")
 
     assert data_row_id_of(row()) == "dr-1"
+    bad: Any
     for bad in (None, [], DEEP, {"data_row": DEEP}, {"data_row": {"id": DEEP}}, Exploding()):
         assert data_row_id_of(bad) is None
 
@@ -578,7 +579,7 @@ CONVERSATIONAL_V1 = {
     ],
     "modelOutputs": [{"title": "Response 1", "content": "not part of the chat", "modelConfigName": "m"}],
 }
-CONVERSATIONAL_V2 = {
+CONVERSATIONAL_V2: dict[str, Any] = {
     "type": "application/vnd.labelbox.conversational.model-chat-evaluation",
     "version": 2,
     "actors": {
@@ -674,8 +675,9 @@ def _two_label_row(history: list[dict] | None) -> dict:
         return {
             "id": label_id,
             "label_details": {"created_at": updated, "updated_at": updated},
-            "annotations": {"classifications": [
-                {"name": "summary", "value": "summary", "text_answer": {"content": summary}}]},
+            "annotations": {
+                "classifications": [{"name": "summary", "value": "summary", "text_answer": {"content": summary}}]
+            },
         }
 
     details: dict = {"workflow_status": "DONE"}
@@ -683,10 +685,15 @@ def _two_label_row(history: list[dict] | None) -> dict:
         details["workflow_history"] = history
     return {
         "data_row": {"id": "dr-1", "row_data": "Ann Lee: my parcel is late"},
-        "projects": {"p": {"labels": [
-            label("approved", "2026-11-01T10:00:00.000+00:00", "The approved summary."),
-            label("later", "2026-11-02T09:00:00.000+00:00", "A later, unreviewed relabel."),
-        ], "project_details": details}},
+        "projects": {
+            "p": {
+                "labels": [
+                    label("approved", "2026-11-01T10:00:00.000+00:00", "The approved summary."),
+                    label("later", "2026-11-02T09:00:00.000+00:00", "A later, unreviewed relabel."),
+                ],
+                "project_details": details,
+            }
+        },
     }
 
 

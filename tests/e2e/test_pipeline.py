@@ -48,9 +48,10 @@ def test_webhook_to_evaluated_run(stack: LocalStack) -> None:
 
     run = stack.get_run(body["run_id"])
     assert run is not None and run["status"] == "SUCCEEDED"
-    assert run["rows_read"] == run["train_examples"] + run["validation_examples"] + run["eval_examples"] + run[
-        "rejected_rows"
-    ]
+    assert (
+        run["rows_read"]
+        == run["train_examples"] + run["validation_examples"] + run["eval_examples"] + run["rejected_rows"]
+    )
     assert run["train_examples"] >= 10 and run["eval_examples"] >= 1
     assert run["fine_tuned_model"].startswith("ft:")
     assert run["job_status"] == "succeeded"
@@ -143,9 +144,9 @@ def test_signature_is_checked_over_http(stack: LocalStack) -> None:
     assert http("POST", url, tampered, {"X-Hub-Signature-256": sign(stack.webhook_secret, body)})[0] == 401
     assert http("POST", url, body, {})[0] == 401
     assert http("POST", url, body, {"X-Hub-Signature-256": sign("not-the-secret", body)})[0] == 401
-    assert http("POST", url, b"not json", {"X-Hub-Signature": sign(stack.webhook_secret, b"not json", "sha1")})[
-        0
-    ] == 400
+    assert (
+        http("POST", url, b"not json", {"X-Hub-Signature": sign(stack.webhook_secret, b"not json", "sha1")})[0] == 400
+    )
 
 
 def test_management_routes(stack: LocalStack) -> None:

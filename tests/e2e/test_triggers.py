@@ -57,7 +57,7 @@ def test_labels_arriving_during_a_run_lead_to_exactly_one_follow_up(stack: Local
     assert all(body["run_id"] is None and body["active_run_id"] == first_run for body in during)
     assert stack.wait_for_execution(first_run)["status"] == "SUCCEEDED"
 
-    follow_up = wait_for(lambda: (stack.get_run(first_run) and project_state(stack, project).get("active_run_id")))
+    follow_up = wait_for(lambda: stack.get_run(first_run) and project_state(stack, project).get("active_run_id"))
     assert follow_up != first_run
     assert stack.get_run(follow_up)["triggered_by"] == "follow-up"
     assert stack.get_run(follow_up)["follows_run_id"] == first_run
@@ -80,13 +80,13 @@ def test_rows_not_done_are_never_trained_on(stack: LocalStack) -> None:
     assert not_done, "the sample export should hold rows in review or rework"
     assert stack.resources is not None
     s3 = stack.client("s3")
-    texts = {
-        row["data_row"]["id"]: row["data_row"]["row_data"] for row in rows if row["data_row"]["id"] in not_done
-    }
+    texts = {row["data_row"]["id"]: row["data_row"]["row_data"] for row in rows if row["data_row"]["id"] in not_done}
     for name in ("train.jsonl", "validation.jsonl", "eval.jsonl"):
-        body_text = s3.get_object(Bucket=stack.resources.bucket_name, Key=f"runs/{run_id}/dataset/{name}")[
-            "Body"
-        ].read().decode()
+        body_text = (
+            s3.get_object(Bucket=stack.resources.bucket_name, Key=f"runs/{run_id}/dataset/{name}")["Body"]
+            .read()
+            .decode()
+        )
         assert not any(text and text.strip() in body_text for text in texts.values())
     rejected = s3.get_object(Bucket=stack.resources.bucket_name, Key=f"runs/{run_id}/dataset/rejected.ndjson")
     reasons = {json.loads(line)["data_row_id"]: json.loads(line)["reason"] for line in rejected["Body"].iter_lines()}

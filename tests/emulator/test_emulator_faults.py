@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import openai
 import pytest
@@ -125,7 +126,8 @@ def test_unknown_route_is_openai_style_404(client: OpenAI) -> None:
     with pytest.raises(openai.NotFoundError) as raised:
         client.post("/fine_tuning/jobs/ftjob-x/pause", cast_to=object)
 
-    assert raised.value.body["message"] == "Invalid URL (POST /v1/fine_tuning/jobs/ftjob-x/pause)"
+    body: Any = raised.value.body
+    assert body["message"] == "Invalid URL (POST /v1/fine_tuning/jobs/ftjob-x/pause)"
 
 
 def test_fault_plan_rejects_nonsense() -> None:

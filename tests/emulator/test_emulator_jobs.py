@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any, cast
 
 import openai
 import pytest
@@ -92,7 +93,7 @@ def test_events_one_per_transition_newest_first(client: OpenAI, upload, wait_for
     wait_for_job(job.id)
 
     events = list(client.fine_tuning.jobs.list_events(job.id))
-    assert [e.data["status"] for e in events] == ["succeeded", "running", "queued", "validating_files"]
+    assert [cast(Any, e.data)["status"] for e in events] == ["succeeded", "running", "queued", "validating_files"]
     assert all(e.object == "fine_tuning.job.event" and e.level == "info" for e in events)
     first_page = client.fine_tuning.jobs.list_events(job.id, limit=2)
     assert first_page.has_more and [e.id for e in first_page.data] == [e.id for e in events[:2]]

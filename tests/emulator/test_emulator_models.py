@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import openai
 import pytest
 from openai import OpenAI
 
-SYSTEM = {"role": "system", "content": "Summarise the support chat without personal data."}
+SYSTEM: Any = {"role": "system", "content": "Summarise the support chat without personal data."}
 
 
 def _ask(client: OpenAI, model: str, text: str, **kwargs) -> openai.types.chat.ChatCompletion:

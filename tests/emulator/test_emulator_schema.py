@@ -8,7 +8,6 @@ which the spec does not attach to operations.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from pathlib import Path
@@ -46,19 +45,12 @@ OPERATIONS = {
 }
 
 
-def _spec_path() -> Path:
-    """$LABELTUNE_SHARED_DIR/openai/openapi.yaml, else ../shared next to the repository."""
-    shared = os.environ.get("LABELTUNE_SHARED_DIR")
-    base = Path(shared) if shared else Path(__file__).resolve().parents[2] / ".." / "shared"
-    return base / "openai" / "openapi.yaml"
+SPEC_PATH = Path(__file__).resolve().parent / "openai_openapi" / "openapi.yaml"  # vendored, MIT (see its README)
 
 
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
-    path = _spec_path()
-    if not path.is_file():
-        pytest.fail(f"OpenAI OpenAPI spec not found at {path} (set LABELTUNE_SHARED_DIR)")
-    with path.open("rb") as handle:
+    with SPEC_PATH.open("rb") as handle:
         return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 

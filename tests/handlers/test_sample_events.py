@@ -11,6 +11,8 @@ from pydantic import BaseModel
 from labeltune.handlers import events
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
 class _ExportStep(BaseModel):
     """The export function's event is one of three actions (ExportEvent wraps it as `step`)."""
 

@@ -150,9 +150,7 @@ def test_function_roles_are_least_privilege(translated: dict[str, Any]) -> None:
         for statement in statements:
             assert statement["Effect"] == "Allow"
             assert not any(a == "*" or a.endswith(":*") for a in _actions(statement)), (name, statement)
-        secret_statements = [
-            s for s in statements if any(a.startswith("secretsmanager:") for a in _actions(s))
-        ]
+        secret_statements = [s for s in statements if any(a.startswith("secretsmanager:") for a in _actions(s))]
         read = set().union(*(_refs(s["Resource"]) for s in secret_statements))
         assert read == allowed_secrets, name
         assert all(_actions(s) == ["secretsmanager:GetSecretValue"] for s in secret_statements), name

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from labeltune.adapters.memory import InMemoryObjectStore, InMemoryRunStore, ScriptedChatModel
 from labeltune.errors import TransientError
 from labeltune.pipeline.evaluate import evaluate_models
+from tests.fakes import InMemoryObjectStore, InMemoryRunStore, ScriptedChatModel
 
 RUN = "run-eval-test"
 EVAL_KEY = f"runs/{RUN}/dataset/eval.jsonl"
@@ -172,8 +172,8 @@ def test_calls_overlap_but_results_keep_the_file_order() -> None:
     import threading
     import time
 
-    from labeltune.adapters.memory import InMemoryObjectStore, InMemoryRunStore, ScriptedChatModel
     from labeltune.pipeline.evaluate import evaluate_models
+    from tests.fakes import InMemoryObjectStore, InMemoryRunStore, ScriptedChatModel
 
     in_flight, peak, lock = 0, 0, threading.Lock()
 
@@ -190,9 +190,16 @@ def test_calls_overlap_but_results_keep_the_file_order() -> None:
     store, runs = InMemoryObjectStore(), InMemoryRunStore()
     runs.create_run("r", "p")
     lines = [
-        json.dumps({"data_row_id": f"dr-{i}", "messages": [
-            {"role": "system", "content": "s"}, {"role": "user", "content": f"chat {i}"},
-            {"role": "assistant", "content": f"summary of chat {i}"}]})
+        json.dumps(
+            {
+                "data_row_id": f"dr-{i}",
+                "messages": [
+                    {"role": "system", "content": "s"},
+                    {"role": "user", "content": f"chat {i}"},
+                    {"role": "assistant", "content": f"summary of chat {i}"},
+                ],
+            }
+        )
         for i in range(40)
     ]
     store.put_lines("eval.jsonl", lines)

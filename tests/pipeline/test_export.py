@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from labeltune.adapters.memory import (
-    DictRowDataFetcher,
-    InMemoryObjectStore,
-    InMemoryRunStore,
-    ScriptedExportService,
-)
+from labeltune.clock import fixed_clock, parse_iso
 from labeltune.errors import ExportFailed
 from labeltune.pipeline.export import (
     EXPORT_DEADLINE,
@@ -23,8 +18,16 @@ from labeltune.pipeline.export import (
     snapshot_key,
     start_export,
 )
+from tests.fakes import (
+    DictRowDataFetcher,
+    InMemoryObjectStore,
+    InMemoryRunStore,
+    ScriptedExportService,
+)
 
 RUN = "run-1"
+NOW = "2026-11-26T10:00:00.000+00:00"
+CLOCK = fixed_clock(NOW)
 
 
 def row(row_id: str, row_data: object) -> dict:
@@ -40,35 +43,32 @@ def runs() -> InMemoryRunStore:
 
 def test_start_records_the_task_and_reports_its_status(runs: InMemoryRunStore) -> None:
     exports = ScriptedExportService(statuses=("IN_PROGRESS",))
-    state = start_export(RUN, "p", exports, runs)
+    state = start_export(RUN, "p", exports, runs, CLOCK)
     assert state.status == "IN_PROGRESS" and exports.started == ["p"]
     assert runs.get_run(RUN)["export_task_id"] == state.task_id
     assert runs.get_run(RUN)["status"] == "EXPORTING"
 
 
-NOW = "2026-11-26T10:00:00.000+00:00"
-
-
 def test_check_passes_progress_through_and_fails_loudly() -> None:
     exports = ScriptedExportService(statuses=("IN_PROGRESS", "COMPLETE", "FAILED"))
-    assert check_export("t", NOW, exports).status == "IN_PROGRESS"
-    assert check_export("t", NOW, exports).status == "COMPLETE"
+    assert check_export("t", NOW, exports, CLOCK).status == "IN_PROGRESS"
+    assert check_export("t", NOW, exports, CLOCK).status == "COMPLETE"
     with pytest.raises(ExportFailed, match="t failed"):
-        check_export("t", NOW, exports)
+        check_export("t", NOW, exports, CLOCK)
 
 
 def test_an_export_that_never_finishes_fails_after_the_deadline() -> None:
     exports = ScriptedExportService(statuses=("IN_PROGRESS",))
-    started = datetime.fromisoformat(NOW)
-    assert check_export("t", NOW, exports, now=started + EXPORT_DEADLINE).status == "IN_PROGRESS"
+    started = parse_iso(NOW)
+    assert check_export("t", NOW, exports, fixed_clock(started + EXPORT_DEADLINE)).status == "IN_PROGRESS"
     with pytest.raises(ExportFailed, match="still IN_PROGRESS"):
-        check_export("t", NOW, exports, now=started + EXPORT_DEADLINE + timedelta(seconds=1))
+        check_export("t", NOW, exports, fixed_clock(started + EXPORT_DEADLINE + timedelta(seconds=1)))
 
 
 def test_a_retried_start_reuses_the_export_it_started(runs: InMemoryRunStore) -> None:
     exports = ScriptedExportService(statuses=("IN_PROGRESS",))
-    first = start_export(RUN, "p", exports, runs)
-    again = start_export(RUN, "p", exports, runs)
+    first = start_export(RUN, "p", exports, runs, CLOCK)
+    again = start_export(RUN, "p", exports, runs, CLOCK)
     assert exports.started == ["p"] and again.task_id == first.task_id and again.started_at == first.started_at
 
 

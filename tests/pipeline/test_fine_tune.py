@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from labeltune.adapters.memory import InMemoryObjectStore, InMemoryRunStore, ScriptedFineTuneProvider
 from labeltune.domain.models import JobState
 from labeltune.errors import TransientError
 from labeltune.pipeline.fine_tune import check_fine_tune, job_suffix, start_fine_tune
 from labeltune.pipeline.prepare import PreparedDataset, dataset_key
+from tests.fakes import InMemoryObjectStore, InMemoryRunStore, ScriptedFineTuneProvider
 
 RUN = "run-0123456789abcdef01234567"
 PROJECT = "proj-1"

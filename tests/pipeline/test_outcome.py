@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 import pytest
 
-from labeltune.adapters.memory import InMemoryRunStore
+from labeltune.clock import fixed_clock
 from labeltune.domain.models import RunStatus
 from labeltune.pipeline.outcome import MAX_MESSAGE, failure_message, record_outcome
+from tests.fakes import InMemoryRunStore
 
 RUN = "run-outcome-test"
+CLOCK = fixed_clock("2026-11-26T10:00:00+00:00")
 
 LAMBDA_CAUSE = json.dumps(
     {
@@ -56,10 +57,10 @@ def test_failure_message_truncates_the_extracted_message() -> None:
 
 
 def test_record_failure_sets_status_finished_at_and_error() -> None:
-    runs = InMemoryRunStore()
+    runs = InMemoryRunStore(clock=fixed_clock("2026-11-26T09:00:00+00:00"))
     runs.create_run(RUN, "proj-1", status="TRAINING")
 
-    reply = record_outcome(RUN, RunStatus.FAILED, runs, error="DatasetTooSmall", cause=LAMBDA_CAUSE)
+    reply = record_outcome(RUN, RunStatus.FAILED, runs, CLOCK, error="DatasetTooSmall", cause=LAMBDA_CAUSE)
 
     run = runs.get_run(RUN)
     assert run is not None
@@ -67,9 +68,7 @@ def test_record_failure_sets_status_finished_at_and_error() -> None:
     assert run["error"] == "DatasetTooSmall"
     assert run["error_message"].startswith("4 training and 1 held-out")
     assert "stackTrace" not in run["error_message"]
-    finished = datetime.fromisoformat(run["finished_at"])
-    assert finished.tzinfo is not None
-    assert finished >= datetime.fromisoformat(run["created_at"])
+    assert run["finished_at"] == "2026-11-26T10:00:00.000+00:00"  # the clock it was given, in UTC
     assert reply == {
         "run_id": RUN,
         "status": "FAILED",
@@ -82,52 +81,55 @@ def test_record_failure_sets_status_finished_at_and_error() -> None:
 def test_record_success_writes_no_error_attributes() -> None:
     runs = InMemoryRunStore()
     runs.create_run(RUN, "proj-1", status="EVALUATING")
-    reply = record_outcome(RUN, RunStatus.SUCCEEDED, runs)
+    reply = record_outcome(RUN, RunStatus.SUCCEEDED, runs, CLOCK)
     run = runs.get_run(RUN)
     assert run is not None
     assert run["status"] == "SUCCEEDED"
-    assert datetime.fromisoformat(run["finished_at"]) >= datetime.fromisoformat(run["created_at"])
+    assert run["finished_at"] == "2026-11-26T10:00:00.000+00:00"
     assert "error" not in run and "error_message" not in run
     assert reply == {"run_id": RUN, "status": "SUCCEEDED", "error": None, "error_message": None, "job_cancelled": None}
 
 
 def test_record_outcome_of_an_unknown_run_fails() -> None:
     with pytest.raises(KeyError):
-        record_outcome("run-missing", RunStatus.FAILED, InMemoryRunStore(), error="X")
+        record_outcome("run-missing", RunStatus.FAILED, InMemoryRunStore(), CLOCK, error="X")
 
 
 def test_an_execution_that_ended_outside_the_recorders_is_closed_once() -> None:
-    from labeltune.adapters.memory import InMemoryRunStore
     from labeltune.pipeline.outcome import record_execution_end
+    from tests.fakes import InMemoryRunStore
 
     runs = InMemoryRunStore()
     runs.create_run("r-open", "p", status="TRAINING")
     runs.create_run("r-closed", "p", status="FAILED", error="FineTuneFailed", error_message="bad file")
-    record_execution_end("r-open", "TIMED_OUT", runs, cause=None)
+    record_execution_end("r-open", "TIMED_OUT", runs, CLOCK, cause=None)
     assert runs.get_run("r-open")["status"] == "FAILED"
     assert runs.get_run("r-open")["error"] == "ExecutionTimedOut"
-    record_execution_end("r-closed", "FAILED", runs, cause="States.Runtime")
+    record_execution_end("r-closed", "FAILED", runs, CLOCK, cause="States.Runtime")
     assert runs.get_run("r-closed")["error"] == "FineTuneFailed"  # the recorder's better message is kept
     assert runs.get_run("r-closed")["error_message"] == "bad file"
 
 
 def test_a_failed_run_cancels_its_still_training_job_and_a_finished_one_is_left_alone() -> None:
-    from labeltune.adapters.memory import ScriptedFineTuneProvider
+    from tests.fakes import ScriptedFineTuneProvider
 
     provider = ScriptedFineTuneProvider(statuses=("running",))
     runs = InMemoryRunStore()
     runs.create_run(RUN, "p", status="TRAINING")
     job = provider.create_job(
-        run_id=RUN, base_model="m", training_file=provider.upload_training_file("t", ["{}"]),
-        validation_file=None, suffix="s",
+        run_id=RUN,
+        base_model="m",
+        training_file=provider.upload_training_file("t", ["{}"]),
+        validation_file=None,
+        suffix="s",
     )
     runs.update_run(RUN, job_id=job.job_id, job_status="running")
-    reply = record_outcome(RUN, RunStatus.FAILED, runs, "States.Timeout", None, lambda: provider)
+    reply = record_outcome(RUN, RunStatus.FAILED, runs, CLOCK, "States.Timeout", None, lambda: provider)
     assert reply["job_cancelled"] is True
     assert runs.get_run(RUN)["job_status"] == "cancelled" and runs.get_run(RUN)["job_cancelled"] is True
 
     runs.create_run("done", "p", status="EVALUATING", job_id=job.job_id, job_status="succeeded")
-    assert record_outcome("done", RunStatus.FAILED, runs, "X", None, lambda: provider)["job_cancelled"] is None
+    assert record_outcome("done", RunStatus.FAILED, runs, CLOCK, "X", None, lambda: provider)["job_cancelled"] is None
 
 
 def test_a_failed_run_whose_provider_cannot_be_built_is_still_closed() -> None:
@@ -136,6 +138,6 @@ def test_a_failed_run_whose_provider_cannot_be_built_is_still_closed() -> None:
 
     runs = InMemoryRunStore()
     runs.create_run(RUN, "p", status="TRAINING", job_id="ftjob-1", job_status="running")
-    reply = record_outcome(RUN, RunStatus.FAILED, runs, "ConfigurationError", None, no_key)  # type: ignore[arg-type]
+    reply = record_outcome(RUN, RunStatus.FAILED, runs, CLOCK, "ConfigurationError", None, no_key)  # type: ignore[arg-type]
     assert reply["job_cancelled"] is False and runs.get_run(RUN)["status"] == "FAILED"
     assert "no key yet" in runs.get_run(RUN)["job_cancel_error"]

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from labeltune.adapters.memory import InMemoryObjectStore, InMemoryRunStore, ListLabelSource
 from labeltune.domain.conversion import LABEL_CHOICE_RULE, Reason
 from labeltune.domain.project_config import Hyperparameters, ProjectConfig
 from labeltune.domain.split import SplitRatios, assign_split
 from labeltune.errors import DatasetTooSmall
 from labeltune.pipeline.prepare import DatasetOptions, PreparedDataset, dataset_key, prepare_dataset
+from tests.fakes import InMemoryObjectStore, InMemoryRunStore, ListLabelSource
 
 EXPORT = Path(__file__).resolve().parents[2] / "examples" / "labelbox_export.ndjson"
 PROJECT = "clx-support-summaries-demo"
@@ -290,8 +290,7 @@ def test_an_unparsable_export_line_is_counted_not_fatal(
 def test_every_uploaded_line_passes_the_independent_openai_rules(
     export_rows: list[dict[str, Any]], store: InMemoryObjectStore, runs: InMemoryRunStore, tmp_path: Path
 ) -> None:
-    # tests/dataset/openai_rules.py: tests/ is on sys.path, as for every test package here
-    from dataset.openai_rules import dataset_problems
+    from tests.dataset.openai_rules import dataset_problems
 
     dataset = prepare(export_rows, store, runs)
     for name, key in (("train", dataset.train_key), ("validation", dataset.validation_key), ("eval", dataset.eval_key)):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from labeltune.adapters.memory import InMemoryProjectStore
 from labeltune.domain.project_config import EvaluationThresholds, Hyperparameters, ProjectConfig
 from labeltune.pipeline.projects import configure_project
 from labeltune.settings import Settings
+from tests.fakes import InMemoryProjectStore
 
 SETTINGS = Settings(table_name="t", bucket_name="b", base_model="gpt-4.1-2025-04-14", min_examples=25)
 

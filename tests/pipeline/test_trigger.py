@@ -6,18 +6,20 @@ import json
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
-from labeltune.adapters.memory import InMemoryProjectStore, InMemoryRunStore, RecordingStarter
+from labeltune.clock import fixed_clock
 from labeltune.domain.project_config import ProjectConfig
 from labeltune.domain.signature import sign
 from labeltune.domain.webhook import MAX_BODY_BYTES
 from labeltune.pipeline.trigger import Trigger, accept_labelbox_webhook, follow_up_run, request_manual_run
+from tests.fakes import InMemoryProjectStore, InMemoryRunStore, RecordingStarter
 
 SECRET = "5d41402abc4b2a76b9719d911017c592"
 PROJECT = "clx-support-summaries-demo"
+CLOCK = fixed_clock("2026-11-26T10:00:00+00:00")
 
 
 class DictOnce:
@@ -44,7 +46,11 @@ def passthrough(key: str, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 def trigger() -> Trigger:
     projects = InMemoryProjectStore()
     projects.put_config(PROJECT, ProjectConfig().model_dump(mode="json"))
-    return Trigger(projects, InMemoryRunStore(), RecordingStarter(), poll_interval_seconds=5)
+    return Trigger(projects, InMemoryRunStore(), RecordingStarter(), poll_interval_seconds=5, clock=CLOCK)
+
+
+def recorder(trigger: Trigger) -> RecordingStarter:
+    return cast(RecordingStarter, trigger.starter)
 
 
 def configure(trigger: Trigger, **changes: Any) -> None:
@@ -95,7 +101,7 @@ def test_client_faults_get_4xx_and_change_nothing(
     reply = deliver(trigger, payload, signature=signature)
     assert reply.status_code == status
     assert trigger.projects.get_project(PROJECT) == before
-    assert trigger.starter.calls == [] and runs_of(trigger) == []
+    assert recorder(trigger).calls == [] and runs_of(trigger) == []
 
 
 def test_unknown_topic_is_acknowledged_and_ignored(trigger: Trigger) -> None:
@@ -138,7 +144,7 @@ def test_a_run_starts_when_the_threshold_is_reached(trigger: Trigger) -> None:
     assert first.body["run_id"] is None and second.body["pending_events"] == 2
     third = deliver(trigger, delivery_id="c")
     assert third.body["run_id"] is not None
-    (run_id, payload), = trigger.starter.started.items()
+    ((run_id, payload),) = recorder(trigger).started.items()
     assert run_id == third.body["run_id"]
     assert payload["config"]["min_new_labels"] == 3 and payload["poll_interval_seconds"] == 5
     run = trigger.runs.get_run(run_id)
@@ -163,7 +169,7 @@ def test_concurrent_triggers_start_exactly_one_run(trigger: Trigger) -> None:
         replies = list(pool.map(lambda i: deliver(trigger, delivery_id=f"d-{i}"), range(64)))
     started = [r.body["run_id"] for r in replies if r.body["run_id"]]
     assert len(started) == 1
-    assert len(trigger.starter.started) == 1 and len(runs_of(trigger)) == 1
+    assert len(recorder(trigger).started) == 1 and len(runs_of(trigger)) == 1
     # No event is lost: those the run took plus those still pending (for a follow-up) are all 64.
     pending = trigger.projects.get_project(PROJECT)["pending_events"]
     (run,) = runs_of(trigger)
@@ -181,7 +187,7 @@ def test_labels_during_a_run_lead_to_exactly_one_follow_up(trigger: Trigger) -> 
     follow_up = follow_up_run(first_run, PROJECT, trigger)
     assert follow_up is not None and follow_up != first_run
     assert follow_up_run(first_run, PROJECT, trigger) == follow_up  # a retried RecordOutcome: the same run
-    assert set(trigger.starter.started) == {first_run, follow_up}
+    assert set(recorder(trigger).started) == {first_run, follow_up}
     assert trigger.runs.get_run(follow_up)["follows_run_id"] == first_run
     assert trigger.projects.get_project(PROJECT)["active_run_id"] == follow_up
 
@@ -195,12 +201,13 @@ def test_a_retried_follow_up_after_a_crash_still_starts_it(trigger: Trigger) -> 
     deliver(trigger, delivery_id="b")
     trigger.projects.release_run(PROJECT, run_id)  # the first attempt released, then crashed
     follow_up = follow_up_run(run_id, PROJECT, trigger)
-    assert follow_up is not None and follow_up in trigger.starter.started
+    assert follow_up is not None and follow_up in recorder(trigger).started
 
 
 def test_an_abandoned_claim_can_be_taken_over(trigger: Trigger) -> None:
     run_id = deliver(trigger, delivery_id="a").body["run_id"]
-    trigger.projects.items[PROJECT]["active_run_started_at"] = "2020-01-01T00:00:00.000+00:00"
+    projects = cast(InMemoryProjectStore, trigger.projects)
+    projects.items[PROJECT]["active_run_started_at"] = "2020-01-01T00:00:00.000+00:00"
     second = deliver(trigger, delivery_id="b").body["run_id"]
     assert second is not None and second != run_id
 
@@ -222,12 +229,12 @@ def test_manual_run_with_an_idempotency_key_is_one_run(trigger: Trigger) -> None
     again = request_manual_run(PROJECT, "key-1", trigger)
     assert (first.status_code, again.status_code) == (202, 202)
     assert first.body["run_id"] == again.body["run_id"]
-    assert len(trigger.starter.started) == 1
+    assert len(recorder(trigger).started) == 1
 
 
 def test_manual_run_of_an_unknown_project_is_404(trigger: Trigger) -> None:
     assert request_manual_run("nope", None, trigger).status_code == 404
-    assert trigger.starter.calls == []
+    assert recorder(trigger).calls == []
 
 
 class FlakyStarter(RecordingStarter):
@@ -245,7 +252,7 @@ class FlakyStarter(RecordingStarter):
 
 
 def test_a_failed_start_gives_the_claim_back_and_the_retry_counts_once(trigger: Trigger) -> None:
-    flaky = Trigger(trigger.projects, trigger.runs, FlakyStarter(), poll_interval_seconds=5)
+    flaky = Trigger(trigger.projects, trigger.runs, FlakyStarter(), poll_interval_seconds=5, clock=CLOCK)
     with pytest.raises(RuntimeError):
         deliver(flaky, delivery_id="x")  # the API answers 500: Labelbox will deliver again
     project = flaky.projects.get_project(PROJECT)

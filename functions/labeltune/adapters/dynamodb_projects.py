@@ -6,7 +6,6 @@ DynamoDB serialises writes to one item, and the condition decides.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,7 +13,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from labeltune.adapters.dynamodb_runs import _from_dynamo, _to_dynamo
-from labeltune.clock import now_iso
+from labeltune.clock import Clock, iso, system_clock
 from labeltune.errors import UnknownProject
 
 DELIVERY_MARKER_TTL_SECONDS = 7 * 24 * 3600  # Labelbox does not redeliver older events
@@ -30,8 +29,9 @@ def _conditional_failed(error: ClientError) -> bool:
 
 
 class DynamoProjectStore:
-    def __init__(self, table_name: str, resource: Any | None = None) -> None:
+    def __init__(self, table_name: str, resource: Any | None = None, clock: Clock = system_clock) -> None:
         self._table = (resource or boto3.resource("dynamodb")).Table(table_name)
+        self._clock = clock
 
     def get_project(self, project_id: str) -> dict[str, Any] | None:
         item = self._table.get_item(Key={"project_id": project_id}, ConsistentRead=True).get("Item")
@@ -44,7 +44,7 @@ class DynamoProjectStore:
             UpdateExpression="SET #config = :config, updated_at = :now, "
             "created_at = if_not_exists(created_at, :now), pending_events = if_not_exists(pending_events, :zero)",
             ExpressionAttributeNames={"#config": "config"},
-            ExpressionAttributeValues={":config": _to_dynamo(dict(config)), ":now": now_iso(), ":zero": 0},
+            ExpressionAttributeValues={":config": _to_dynamo(dict(config)), ":now": iso(self._clock()), ":zero": 0},
             ReturnValues="ALL_NEW",
         )
         return _from_dynamo(result["Attributes"])
@@ -61,7 +61,7 @@ class DynamoProjectStore:
                             "TableName": self._table.name,
                             "Item": {
                                 "project_id": delivery_marker(project_id, delivery_id),
-                                "expires_at": int(time.time()) + DELIVERY_MARKER_TTL_SECONDS,
+                                "expires_at": int(self._clock().timestamp()) + DELIVERY_MARKER_TTL_SECONDS,
                             },
                             "ConditionExpression": "attribute_not_exists(project_id)",
                         }
@@ -72,7 +72,7 @@ class DynamoProjectStore:
                             "Key": {"project_id": project_id},
                             "UpdateExpression": "ADD pending_events :one SET last_event_at = :now",
                             "ConditionExpression": "attribute_exists(project_id)",
-                            "ExpressionAttributeValues": {":one": 1, ":now": now_iso()},
+                            "ExpressionAttributeValues": {":one": 1, ":now": iso(self._clock())},
                         }
                     },
                 ]
@@ -99,7 +99,7 @@ class DynamoProjectStore:
                 "(attribute_not_exists(active_run_id) OR active_run_started_at < :stale)",
                 ExpressionAttributeValues={
                     ":run": run_id,
-                    ":now": now_iso(),
+                    ":now": iso(self._clock()),
                     ":zero": 0,
                     ":min": min_pending,
                     ":stale": stale_before,
@@ -121,7 +121,7 @@ class DynamoProjectStore:
                 UpdateExpression="REMOVE active_run_id, active_run_started_at, active_run_events "
                 "SET last_run_finished_at = :now ADD pending_events :returned",
                 ConditionExpression="active_run_id = :run",
-                ExpressionAttributeValues={":run": run_id, ":now": now_iso(), ":returned": return_events},
+                ExpressionAttributeValues={":run": run_id, ":now": iso(self._clock()), ":returned": return_events},
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:

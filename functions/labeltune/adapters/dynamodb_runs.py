@@ -9,7 +9,7 @@ import boto3
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from labeltune.clock import now_iso
+from labeltune.clock import Clock, iso, system_clock
 
 PROJECT_INDEX = "by_project"
 
@@ -36,11 +36,12 @@ def _from_dynamo(value: Any) -> Any:
 
 
 class DynamoRunStore:
-    def __init__(self, table_name: str, resource: Any | None = None) -> None:
+    def __init__(self, table_name: str, resource: Any | None = None, clock: Clock = system_clock) -> None:
         self._table = (resource or boto3.resource("dynamodb")).Table(table_name)
+        self._clock = clock
 
     def create_run(self, run_id: str, project_id: str, **attributes: Any) -> bool:
-        stamp = now_iso()
+        stamp = iso(self._clock())
         item = {"run_id": run_id, "project_id": project_id, "created_at": stamp, "updated_at": stamp, **attributes}
         try:
             self._table.put_item(Item=_to_dynamo(item), ConditionExpression="attribute_not_exists(run_id)")
@@ -52,7 +53,7 @@ class DynamoRunStore:
 
     def update_run(self, run_id: str, **attributes: Any) -> None:
         attributes = {k: v for k, v in attributes.items() if v is not None}
-        attributes["updated_at"] = now_iso()
+        attributes["updated_at"] = iso(self._clock())
         names = {f"#a{i}": name for i, name in enumerate(attributes)}
         values = {f":v{i}": _to_dynamo(value) for i, value in enumerate(attributes.values())}
         assignments = ", ".join(f"#a{i} = :v{i}" for i in range(len(attributes)))

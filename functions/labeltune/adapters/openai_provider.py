@@ -6,10 +6,11 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from functools import wraps
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 import openai
 from openai import OpenAI
+from openai.types.fine_tuning import job_create_params
 
 from labeltune.domain.job_state import openai_job_state
 from labeltune.domain.models import FineTuneJob
@@ -84,7 +85,10 @@ class OpenAIFineTuning:
         suffix: str,
         hyperparameters: Mapping[str, Any] | None = None,
     ) -> FineTuneJob:
-        method: dict[str, Any] = {"type": "supervised", "supervised": {"hyperparameters": dict(hyperparameters or {})}}
+        method: job_create_params.Method = {
+            "type": "supervised",
+            "supervised": {"hyperparameters": cast(Any, dict(hyperparameters or {}))},
+        }
         # No SDK retry here: the SDK sends no idempotency key, so re-posting after a lost response could start a
         # second paid job. A failure becomes TransientError and the state machine's retry runs find_job first.
         raw = self._client.with_options(max_retries=0).fine_tuning.jobs.create(

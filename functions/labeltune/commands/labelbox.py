@@ -190,11 +190,20 @@ def register(sub: Any) -> None:
     connect.add_argument("--url", help="webhook URL (the stack's WebhookUrl output)")
     connect.add_argument("--secret-arn", help="the stack's LabelboxWebhookSecretArn output")
     connect.add_argument("--projects-table", help="the stack's ProjectsTableName output")
-    connect.add_argument("--topics", nargs="+", choices=WEBHOOK_TOPICS, default=list(WEBHOOK_TOPICS), metavar="TOPIC",
-                         help=f"webhook topics (default: all of {' '.join(WEBHOOK_TOPICS)})")
-    connect.add_argument("--rotate-secret", action="store_true",
-                         help="replace a secret already registered with Labelbox: breaks every other project's "
-                         "webhook until it is connected again")
+    connect.add_argument(
+        "--topics",
+        nargs="+",
+        choices=WEBHOOK_TOPICS,
+        default=list(WEBHOOK_TOPICS),
+        metavar="TOPIC",
+        help=f"webhook topics (default: all of {' '.join(WEBHOOK_TOPICS)})",
+    )
+    connect.add_argument(
+        "--rotate-secret",
+        action="store_true",
+        help="replace a secret already registered with Labelbox: breaks every other project's "
+        "webhook until it is connected again",
+    )
     connect.add_argument("--region", help="AWS region (default: the boto3 configuration)")
     connect.set_defaults(func=_run(_connect))
 

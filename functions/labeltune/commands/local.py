@@ -43,8 +43,10 @@ def _local_up(args: argparse.Namespace) -> int:
         for service, how in EMULATED.items():
             print(f"  {service}: {how}")
         print(f"API:              {stack.api_url}  (POST /webhooks/labelbox, /projects/{{id}}/runs, /runs/{{id}})")
-        print(f"AWS (moto):       export AWS_ENDPOINT_URL={stack.moto_url} AWS_ACCESS_KEY_ID=local "
-              "AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1")
+        print(
+            f"AWS (moto):       export AWS_ENDPOINT_URL={stack.moto_url} AWS_ACCESS_KEY_ID=local "
+            "AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1"
+        )
         print(f"OpenAI emulator:  {stack.emulator.base_url}")
         print(f"Webhook secret:   {stack.webhook_secret}")
         print(f"State machine:    {stack.resources.state_machine_arn}")
@@ -64,13 +66,23 @@ def register(sub: Any) -> None:
     demo = sub.add_parser("demo", help="run the whole pipeline once on the local stack")
     demo.add_argument("--export", default=default_export, help="Labelbox export (NDJSON) standing in for Labelbox")
     demo.add_argument("--project", default="clx-support-summaries-demo")
-    demo.add_argument("--poll-interval", type=int, default=None,
-                      help="seconds between fine-tune status checks (default 1, or 60 with --real-openai)")
+    demo.add_argument(
+        "--poll-interval",
+        type=int,
+        default=None,
+        help="seconds between fine-tune status checks (default 1, or 60 with --real-openai)",
+    )
     demo.add_argument("--job-seconds", type=float, default=3.0, help="how long the emulated fine-tune takes")
-    demo.add_argument("--real-openai", action="store_true",
-                      help="use the real OpenAI API with $OPENAI_API_KEY (creates a PAID fine-tuning job)")
-    demo.add_argument("--real-labelbox", action="store_true",
-                      help="export --project from the real Labelbox with $LABELBOX_API_KEY instead of --export")
+    demo.add_argument(
+        "--real-openai",
+        action="store_true",
+        help="use the real OpenAI API with $OPENAI_API_KEY (creates a PAID fine-tuning job)",
+    )
+    demo.add_argument(
+        "--real-labelbox",
+        action="store_true",
+        help="export --project from the real Labelbox with $LABELBOX_API_KEY instead of --export",
+    )
     demo.set_defaults(func=_demo)
 
     local = sub.add_parser("local", help="the local stack")

@@ -37,10 +37,10 @@ import json
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from json.encoder import encode_basestring, encode_basestring_ascii  # type: ignore[attr-defined]  # C
+from json.encoder import encode_basestring, encode_basestring_ascii  # C
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Protocol
+from typing import IO, Any, Literal, Protocol
 
 from labeltune.dataset.dedupe import Deduplicator
 from labeltune.dataset.pricing import PriceTable, load_price_table
@@ -209,7 +209,7 @@ class DatasetBuilder:
             split, its line), with the example counted and remembered. Writes nothing: everything here runs
             under the per-row guard, and the bookkeeping comes last, once nothing can fail."""
             example = extract_example(row, project_id, mapping)
-            if type(example) is Rejection:
+            if isinstance(example, Rejection):
                 return example.reason, example.data_row_id
             data_row_id, split_key, _, prompt, response, prompt_normal, response_normal = example
             duplicate, keys = check_duplicate(data_row_id, prompt_normal, response_normal)
@@ -315,6 +315,7 @@ class DatasetBuilder:
             )
 
         explicit_epochs = config.hyperparameters.n_epochs
+        epochs_source: Literal["project configuration", "cookbook heuristic"]
         if isinstance(explicit_epochs, int):
             n_epochs, epochs_source = explicit_epochs, "project configuration"
         else:
@@ -394,5 +395,5 @@ def iter_export_lines(path: Path) -> Iterable[bytes]:
     import gzip
 
     opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as handle:  # type: ignore[operator]
+    with opener(path, "rb") as handle:
         yield from handle

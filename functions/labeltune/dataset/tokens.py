@@ -116,7 +116,7 @@ def _encoding(name: str) -> Any:
     except Exception as error:  # a download failure surfaces as requests/urllib errors
         raise EncodingUnavailable(
             f"cannot load the {name} token encoding ({type(error).__name__}); offline, point "
-            "TIKTOKEN_CACHE_DIR at a directory holding it (tests use ../shared/tiktoken)"
+            f"TIKTOKEN_CACHE_DIR at a directory holding it (labeltune ships o200k_base in {BUNDLED_ENCODINGS})"
         ) from error
 
 

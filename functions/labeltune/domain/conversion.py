@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 from pydantic import BaseModel, ConfigDict
 
@@ -327,9 +327,10 @@ def _v2_lines(conversation: Mapping[str, Any]) -> list[tuple[str, str]]:
             text = parts
         elif isinstance(parts, list):
             texts = [_mapping(p).get("content") for p in parts if _mapping(p).get("type", "text") == "text"]
-            if not all(isinstance(t, str) for t in texts):
+            strings = [t for t in texts if isinstance(t, str)]
+            if len(strings) != len(texts):
                 raise _Unreadable
-            text = "\n".join(texts)
+            text = "\n".join(strings)
         else:
             raise _Unreadable
         lines.append((speaker, text))
@@ -416,7 +417,7 @@ def convert_row(
     )
 
 
-def _usable_id(value: Any) -> bool:
+def _usable_id(value: Any) -> TypeGuard[str]:
     """A data row id is a non-empty string of clean text: it is written to rejected.ndjson and eval.jsonl."""
     return isinstance(value, str) and value != "" and text_defect(value) is None
 
@@ -443,10 +444,12 @@ def extract_example(row: Mapping[str, Any], project_id: str, mapping: FieldMappi
     hygiene and its normal form; every other shape takes the general path, with the same checks in the same
     order."""
     data_row = row.get("data_row") if isinstance(row, _MAP) else None
-    data_row_id = data_row.get("id") if isinstance(data_row, _MAP) else None
-    if not _usable_id(data_row_id):
+    if not isinstance(data_row, _MAP):
         if isinstance(row, _MAP) and row.get(MALFORMED_MARKER_KEY) is True and data_row is None:
             return Rejection(data_row_id=None, reason=Reason.INVALID_JSON)
+        return Rejection(data_row_id=None, reason=Reason.MALFORMED)
+    data_row_id = data_row.get("id")
+    if not _usable_id(data_row_id):
         return Rejection(data_row_id=None, reason=Reason.MALFORMED)
     try:
         projects = row.get("projects")
@@ -458,13 +461,14 @@ def extract_example(row: Mapping[str, Any], project_id: str, mapping: FieldMappi
         if status != DONE and not (isinstance(status, str) and status.upper() == DONE):
             return _rejected(data_row_id, Reason.NOT_DONE)
         labels = project.get("labels")
+        label: Mapping[str, Any]
         if type(labels) is list and len(labels) == 1 and type(labels[0]) is dict:
             label = labels[0]
         else:
-            labels = [label for label in _list(labels) if isinstance(label, _MAP)]
-            if not labels:
+            candidates = [candidate for candidate in _list(labels) if isinstance(candidate, _MAP)]
+            if not candidates:
                 return _rejected(data_row_id, Reason.NO_LABEL)
-            label = _choose_label(labels, _reached_done_at(details))
+            label = _choose_label(candidates, _reached_done_at(details))
 
         prompt_from = mapping.prompt_from
         if mapping.response_classification is None:  # the label's single free-text answer that is not the prompt

@@ -72,9 +72,9 @@ def _multipart(request: Request) -> dict[str, tuple[str | None, bytes]]:
         head, _, data = part.removeprefix(b"\r\n").partition(b"\r\n\r\n")
         part_headers = Message()
         for line in head.decode("utf-8", "replace").split("\r\n"):
-            name, sep, value = line.partition(":")
+            field_name, sep, value = line.partition(":")
             if sep:
-                part_headers[name.strip()] = value.strip()
+                part_headers[field_name.strip()] = value.strip()
         name = part_headers.get_param("name", header="content-disposition")
         filename = part_headers.get_param("filename", header="content-disposition")
         if isinstance(name, str):
@@ -126,8 +126,8 @@ class Api:
                     return endpoint(request, *(unquote(group) for group in match.groups()))
                 except ApiError as error:
                     return Response(error.status, error.body)
-        error = not_found(f"Invalid URL ({request.method} {request.path})")
-        return Response(error.status, error.body)
+        missing = not_found(f"Invalid URL ({request.method} {request.path})")
+        return Response(missing.status, missing.body)
 
     # -- files ---------------------------------------------------------------------------------
 

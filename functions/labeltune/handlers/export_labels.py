@@ -5,6 +5,8 @@ No invocation waits on the export: the state machine polls it between Wait state
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from labeltune.handlers.events import CheckExportEvent, ExportEvent, StartExportEvent
 from labeltune.handlers.observability import lambda_entry, logger
 from labeltune.pipeline.export import check_export, snapshot_export, start_export
@@ -15,10 +17,11 @@ from labeltune.wiring import services
 def handler(event: dict[str, Any], context: Any) -> dict:
     step = ExportEvent.model_validate({"step": event}).step
     svc = services()
+    result: BaseModel
     if isinstance(step, StartExportEvent):
-        result = start_export(step.run_id, step.project_id, svc.exports, svc.runs)
+        result = start_export(step.run_id, step.project_id, svc.exports, svc.runs, svc.clock)
     elif isinstance(step, CheckExportEvent):
-        result = check_export(step.task_id, step.started_at, svc.exports)
+        result = check_export(step.task_id, step.started_at, svc.exports, svc.clock)
     else:
         result = snapshot_export(step.run_id, step.task_id, svc.exports, svc.fetcher, svc.store, svc.runs)
     logger.info("export", extra={"run_id": step.run_id, "action": step.action})

@@ -15,7 +15,7 @@ from labeltune.wiring import services
 @event_parser(model=PrepareDatasetEvent)
 def handler(event: PrepareDatasetEvent, context: Any) -> dict:
     svc = services()
-    source = SnapshotSource(svc.store, event.snapshot_key) if event.snapshot_key else svc.label_source
+    source = SnapshotSource(svc.store, event.snapshot_key)
     # The whole project configuration: base model (token encoding, limits, price), n_epochs, token limit too.
     dataset = prepare_dataset(event.run_id, event.project_id, source, svc.store, svc.runs, event.config)
     logger.info("dataset prepared", extra={"run_id": event.run_id, "counts": dataset.counts})

@@ -18,11 +18,15 @@ def handler(event: dict[str, Any], context: Any) -> dict:
     if "detail-type" in event:
         detail = ExecutionStatusChange.model_validate(event).detail
         run_id, project_id = detail.name, detail.project_id()
-        result = record_execution_end(run_id, detail.status, svc.runs, detail.cause or detail.error, lambda: svc.openai)
+        result = record_execution_end(
+            run_id, detail.status, svc.runs, svc.clock, detail.cause or detail.error, lambda: svc.openai
+        )
     else:
         step = RecordOutcomeEvent.model_validate(event)
         run_id, project_id = step.run_id, step.project_id
-        result = record_outcome(run_id, RunStatus(step.outcome), svc.runs, step.error, step.cause, lambda: svc.openai)
+        result = record_outcome(
+            run_id, RunStatus(step.outcome), svc.runs, svc.clock, step.error, step.cause, lambda: svc.openai
+        )
     if project_id:
         try:
             result["follow_up_run_id"] = follow_up_run(run_id, project_id, svc.trigger)

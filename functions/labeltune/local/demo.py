@@ -95,21 +95,33 @@ def run_demo(export_file: Path, project_id: str, out: TextIO, options: StackOpti
     options = options or StackOptions()
     services = options.emulated()
     all_emulated = services == EMULATED
-    print("labeltune demo - LOCAL STACK: " + (
-        "every outside service is emulated; the numbers are not real model quality."
-        if all_emulated else "some services are REAL (see below); AWS is still emulated by moto."), file=out)
+    print(
+        "labeltune demo - LOCAL STACK: "
+        + (
+            "every outside service is emulated; the numbers are not real model quality."
+            if all_emulated
+            else "some services are REAL (see below); AWS is still emulated by moto."
+        ),
+        file=out,
+    )
     for service, how in services.items():
         print(f"  {service}: {how}", file=out)
     with LocalStack(options=options) as stack:
-        print(f"\nStack up: API {stack.api_url}, moto {stack.moto_url}, OpenAI emulator {stack.emulator.base_url}",
-              file=out)
+        assert stack.emulator is not None
+        print(
+            f"\nStack up: API {stack.api_url}, moto {stack.moto_url}, OpenAI emulator {stack.emulator.base_url}",
+            file=out,
+        )
         if not options.labelbox_api_key:
             uri = stack.upload_export(project_id, export_file)
             print(f"Labelbox export stand-in: {export_file} -> {uri}", file=out)
         project = stack.configure_project(project_id)
         config = project["config"]
-        print(f"PUT /projects/{project_id} -> base model {config['base_model']}, "
-              f"{config['min_new_labels']} approval(s) start a run", file=out)
+        print(
+            f"PUT /projects/{project_id} -> base model {config['base_model']}, "
+            f"{config['min_new_labels']} approval(s) start a run",
+            file=out,
+        )
         status, body = send_labelbox_webhook(stack.api_url, stack.webhook_secret, project_id)
         print(f"POST /webhooks/labelbox (signed, X-Hub-Signature-256) -> {status} {json.dumps(body)}", file=out)
         if status != 202 or not body.get("run_id"):

@@ -81,7 +81,7 @@ def iam_requests(call: AwsCall, region: str) -> list[tuple[str, str]]:
     if call.service == "dynamodb" and call.operation in ("TransactWriteItems", "TransactGetItems"):
         pairs = []
         for item in call.params["TransactItems"]:
-            (kind, body), = item.items()
+            ((kind, body),) = item.items()
             table = f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{body['TableName']}"
             pairs.append((f"dynamodb:{_TRANSACT_ACTIONS.get(kind, 'GetItem')}", table))
         return pairs

@@ -146,7 +146,7 @@ class InProcessLambdaRuntime:
         def _invoke_lambda(fn: Any, event: Any = None) -> tuple[str, bool, str]:
             return runtime.invoke(fn, event)
 
-        LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+        LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign,assignment]
         self.hook_boto3()
 
     def uninstall(self) -> None:

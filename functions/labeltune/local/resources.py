@@ -109,7 +109,7 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self.ref(arg)
             if key == "Fn::GetAtt":
@@ -219,8 +219,10 @@ def build_resources(
             name = resolver.resolve(fixed_name)  # a fixed name may only use parameters and pseudo parameters
             arn = f"arn:aws:states:{region}:{ACCOUNT_ID}:stateMachine:{name}"
             resources.physical[logical_id] = {"Ref": arn, "Arn": arn, "Name": name}
-    clients = {name: session.client(name, region_name=region) for name in (
-        "secretsmanager", "dynamodb", "s3", "iam", "logs", "lambda", "stepfunctions", "sqs")}
+    clients = {
+        name: session.client(name, region_name=region)
+        for name in ("secretsmanager", "dynamodb", "s3", "iam", "logs", "lambda", "stepfunctions", "sqs")
+    }
     by_type: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for logical_id, resource in cfn["Resources"].items():
         by_type.setdefault(resource["Type"], []).append((logical_id, resource.get("Properties", {})))

@@ -12,13 +12,13 @@ import json
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-from labeltune.clock import now_iso
+from labeltune.clock import Clock, iso, parse_iso
 from labeltune.domain.models import RunStatus
 from labeltune.errors import ExportFailed, RowDataFetchError
 from labeltune.ports import ExportService, ObjectStore, RowDataFetcher, RunStore
@@ -48,28 +48,32 @@ def snapshot_key(run_id: str) -> str:
     return f"runs/{run_id}/export.ndjson"
 
 
-def start_export(run_id: str, project_id: str, exports: ExportService, runs: RunStore) -> ExportState:
+def start_export(run_id: str, project_id: str, exports: ExportService, runs: RunStore, clock: Clock) -> ExportState:
     """Start the export once per run: a retry finds the task recorded on the run instead of starting another."""
     run = runs.get_run(run_id) or {}
     task_id, started_at = run.get("export_task_id"), run.get("export_started_at")
     if not task_id or not started_at:
-        task_id, started_at = exports.start_export(project_id), now_iso()
+        task_id, started_at = exports.start_export(project_id), iso(clock())
         runs.update_run(run_id, status=RunStatus.EXPORTING.value, export_task_id=task_id, export_started_at=started_at)
-    return check_export(task_id, started_at, exports)
+    return check_export(task_id, started_at, exports, clock)
 
 
-def check_export(task_id: str, started_at: str, exports: ExportService, now: datetime | None = None) -> ExportState:
+def check_export(task_id: str, started_at: str, exports: ExportService, clock: Clock) -> ExportState:
     status = exports.export_status(task_id)
     if status == "FAILED":
         raise ExportFailed(task_id, f"export {task_id} failed")
-    waited = (now or datetime.now(UTC)) - datetime.fromisoformat(started_at)
+    waited = clock() - parse_iso(started_at)
     if status != "COMPLETE" and waited > EXPORT_DEADLINE:
         raise ExportFailed(task_id, f"export {task_id} is still {status} after {waited}; giving up")
     return ExportState(task_id=task_id, status=status, started_at=started_at)
 
 
 def _is_url(value: Any) -> bool:
-    return isinstance(value, str) and "\n" not in value.strip() and value.strip().lower().startswith(("http://", "https://"))
+    return (
+        isinstance(value, str)
+        and "\n" not in value.strip()
+        and value.strip().lower().startswith(("http://", "https://"))
+    )
 
 
 def _fetch(row: Any, fetcher: RowDataFetcher) -> bool:

@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from labeltune.clock import now_iso
+from labeltune.clock import Clock, iso
 from labeltune.domain.job_state import openai_job_state
 from labeltune.domain.models import JobState, RunStatus
 from labeltune.ports import FineTuneProvider, RunStore
@@ -33,6 +33,7 @@ def record_outcome(
     run_id: str,
     outcome: RunStatus,
     runs: RunStore,
+    clock: Clock,
     error: str | None = None,
     cause: str | None = None,
     provider: ProviderFactory | None = None,
@@ -41,7 +42,7 @@ def record_outcome(
     evaluate it, and it would go on billing."""
     message = failure_message(cause)
     cancelled = cancel_unfinished_job(run_id, runs, provider) if outcome is RunStatus.FAILED and provider else None
-    runs.update_run(run_id, status=outcome.value, finished_at=now_iso(), error=error, error_message=message)
+    runs.update_run(run_id, status=outcome.value, finished_at=iso(clock()), error=error, error_message=message)
     return {
         "run_id": run_id,
         "status": outcome.value,
@@ -72,7 +73,12 @@ TERMINAL = {RunStatus.SUCCEEDED.value, RunStatus.FAILED.value}
 
 
 def record_execution_end(
-    run_id: str, status: str, runs: RunStore, cause: str | None = None, provider: ProviderFactory | None = None
+    run_id: str,
+    status: str,
+    runs: RunStore,
+    clock: Clock,
+    cause: str | None = None,
+    provider: ProviderFactory | None = None,
 ) -> dict[str, Any]:
     """An execution ended outside the state machine's own recording (timed out, aborted, or a recorder that
     failed): mark the run FAILED unless a recorder already closed it with a better message."""
@@ -80,4 +86,4 @@ def record_execution_end(
     if run is None or run.get("status") in TERMINAL:
         return {"run_id": run_id, "status": (run or {}).get("status"), "error": None, "error_message": None}
     error = f"Execution{status.title().replace('_', '')}"
-    return record_outcome(run_id, RunStatus.FAILED, runs, error, cause, provider)
+    return record_outcome(run_id, RunStatus.FAILED, runs, clock, error, cause, provider)

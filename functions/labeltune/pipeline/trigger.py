@@ -12,12 +12,12 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from labeltune.clock import Clock
 from labeltune.domain.models import RunStatus
 from labeltune.domain.project_config import ProjectConfig
 from labeltune.domain.run_ids import new_manual_run_id, run_id_for_delivery
@@ -36,12 +36,13 @@ class Reply(BaseModel):
 
 @dataclass(frozen=True)
 class Trigger:
-    """What starting a run needs: the project and run stores, the workflow, and the poll interval."""
+    """What starting a run needs: the project and run stores, the workflow, the poll interval and the clock."""
 
     projects: ProjectStore
     runs: RunStore
     starter: WorkflowStarter
     poll_interval_seconds: int
+    clock: Clock
 
 
 class Start(StrEnum):
@@ -61,7 +62,7 @@ def start_claimed_run(
     Every step is idempotent for the same run id, so a retry completes a half-done start. If the start
     cannot complete, the claim is given back with its events, so a failure never blocks the project.
     """
-    consumed = trigger.projects.claim_run(project_id, run_id, min_pending, stale_before(datetime.now(UTC)))
+    consumed = trigger.projects.claim_run(project_id, run_id, min_pending, stale_before(trigger.clock()))
     if consumed is None:
         return Start.REFUSED
     try:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from labeltune.adapters.dynamodb_runs import _from_dynamo, _to_dynamo
-from labeltune.clock import now_iso
+from labeltune.clock import Clock, iso, system_clock
 from labeltune.domain.job_state import openai_job_state
 from labeltune.domain.models import FineTuneJob, JobState
 from labeltune.errors import RowDataFetchError, UnknownProject
@@ -146,7 +146,7 @@ class InMemoryRunStore:
     `clock` is injectable so ordering tests do not depend on millisecond timing.
     """
 
-    def __init__(self, clock: Callable[[], str] = now_iso) -> None:
+    def __init__(self, clock: Clock = system_clock) -> None:
         self.items: dict[str, dict[str, Any]] = {}
         self._clock = clock
         self._order: dict[str, int] = {}
@@ -155,7 +155,7 @@ class InMemoryRunStore:
     def create_run(self, run_id: str, project_id: str, **attributes: Any) -> bool:
         if run_id in self.items:
             return False
-        stamp = self._clock()
+        stamp = iso(self._clock())
         item = {"run_id": run_id, "project_id": project_id, "created_at": stamp, "updated_at": stamp, **attributes}
         self.items[run_id] = _round_trip(item)
         self._order[run_id] = next(self._sequence)
@@ -165,7 +165,7 @@ class InMemoryRunStore:
         if run_id not in self.items:
             raise KeyError(f"no run {run_id!r}: update_run only updates existing runs")
         attributes = {k: v for k, v in attributes.items() if v is not None}
-        attributes["updated_at"] = self._clock()
+        attributes["updated_at"] = iso(self._clock())
         self.items[run_id].update(_round_trip(attributes))
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
@@ -441,7 +441,7 @@ class InMemoryProjectStore:
     """ProjectStore with DynamoProjectStore's conditional semantics, made atomic by one lock so
     concurrency tests exercise the same "exactly one claim wins" rule DynamoDB enforces."""
 
-    def __init__(self, clock: Callable[[], str] = now_iso) -> None:
+    def __init__(self, clock: Clock = system_clock) -> None:
         self.items: dict[str, dict[str, Any]] = {}
         self.counted_deliveries: set[tuple[str, str]] = set()
         self._clock = clock
@@ -454,7 +454,7 @@ class InMemoryProjectStore:
 
     def put_config(self, project_id: str, config: Mapping[str, Any]) -> dict[str, Any]:
         with self._lock:
-            now = self._clock()
+            now = iso(self._clock())
             item = self.items.setdefault(project_id, {"project_id": project_id, "created_at": now, "pending_events": 0})
             item.update(config=_round_trip(dict(config)), updated_at=now)
             return copy.deepcopy(item)
@@ -467,7 +467,7 @@ class InMemoryProjectStore:
             if (project_id, delivery_id) not in self.counted_deliveries:
                 self.counted_deliveries.add((project_id, delivery_id))
                 item["pending_events"] = item.get("pending_events", 0) + 1
-                item["last_event_at"] = self._clock()
+                item["last_event_at"] = iso(self._clock())
             return copy.deepcopy(item)
 
     def claim_run(self, project_id: str, run_id: str, min_pending: int, stale_before: str) -> int | None:
@@ -479,7 +479,7 @@ class InMemoryProjectStore:
             if free and item.get("pending_events", 0) >= min_pending:
                 item.update(
                     active_run_id=run_id,
-                    active_run_started_at=self._clock(),
+                    active_run_started_at=iso(self._clock()),
                     active_run_events=item.get("pending_events", 0),
                     pending_events=0,
                     last_run_id=run_id,
@@ -495,7 +495,7 @@ class InMemoryProjectStore:
             item["pending_events"] = item.get("pending_events", 0) + return_events
             for key in ("active_run_id", "active_run_started_at", "active_run_events"):
                 item.pop(key, None)
-            item["last_run_finished_at"] = self._clock()
+            item["last_run_finished_at"] = iso(self._clock())
             return copy.deepcopy(item)
 
 
