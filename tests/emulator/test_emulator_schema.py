@@ -32,7 +32,9 @@ HOST = "https://api.openai.com"  # the spec's server is https://api.openai.com/v
 # Every emulated operation, so a session that silently skipped one fails the coverage check.
 OPERATIONS = {
     ("POST", r"/v1/files"),
+    ("GET", r"/v1/files"),
     ("GET", r"/v1/files/[^/]+"),
+    ("DELETE", r"/v1/files/[^/]+"),
     ("GET", r"/v1/files/[^/]+/content"),
     ("POST", r"/v1/fine_tuning/jobs"),
     ("GET", r"/v1/fine_tuning/jobs"),
@@ -91,6 +93,12 @@ def _representative_session(emulator: OpenAIEmulator, chats) -> None:
     bad = client.files.create(file=("bad.jsonl", chats.jsonl([chats.example(0)] * 3)), purpose="fine-tune")
     client.files.retrieve(good.id)
     client.files.content(good.id).read()
+    scratch = client.files.create(file=("notes.txt", b"scratch"), purpose="user_data")
+    list(client.files.list(purpose="fine-tune", limit=1))  # one page per file
+    client.files.list(order="asc", after=good.id)
+    emulator.faults.stall_next(1, seconds=0.05, method="GET", path_prefix="/files")
+    client.files.list()  # a stalled request is answered normally
+    client.files.delete(scratch.id)
 
     ok = client.fine_tuning.jobs.create(
         model="gpt-4.1-mini-2025-04-14",
@@ -124,12 +132,16 @@ def _representative_session(emulator: OpenAIEmulator, chats) -> None:
 
     emulator.faults.fail_next(1, status=429)
     emulator.faults.fail_next(1, status=500)
+    emulator.faults.fail_next(1, code="insufficient_quota")
     failures = [
+        lambda: client.models.list(),
         lambda: client.models.list(),
         lambda: client.models.list(),
         lambda: client.models.list(extra_headers={"Authorization": "Basic x"}),
         lambda: client.models.retrieve("gpt-9"),
         lambda: client.files.retrieve("file-missing"),
+        lambda: client.files.delete(scratch.id),
+        lambda: client.files.list(extra_query={"limit": "0"}),
         lambda: client.fine_tuning.jobs.retrieve("ftjob-missing"),
         lambda: client.fine_tuning.jobs.create(model="gpt-4.1-mini", training_file="file-missing"),
         lambda: client.fine_tuning.jobs.cancel(ok.id),
@@ -176,3 +188,30 @@ def test_the_validation_is_not_vacuous(openapi, registry) -> None:
         _validate(broken, openapi, {}, registry)
     with pytest.raises(jsonschema.ValidationError):
         _validate_component(registry, "ErrorResponse", {"error": {"message": "m", "type": "t"}})
+    files = {"object": "list", "data": [], "has_more": False}  # no first_id / last_id
+    broken = Exchange("GET", "/v1/files", "", 200, "application/json", json.dumps(files).encode(), {})
+    with pytest.raises(Exception, match=r"(?i)invalid|required|validation"):
+        _validate(broken, openapi, {}, registry)
+    deleted = {"id": "file-x", "object": "file"}  # no `deleted`
+    broken = Exchange("DELETE", "/v1/files/file-x", "", 200, "application/json", json.dumps(deleted).encode(), {})
+    with pytest.raises(Exception, match=r"(?i)invalid|required|validation"):
+        _validate(broken, openapi, {}, registry)
+
+
+def test_an_empty_file_page_differs_from_the_spec_only_in_its_null_ids(openapi, registry) -> None:
+    """`ListFilesResponse` types first_id/last_id as strings; an empty page has none and sends null.
+
+    The spec's other cursor lists declare them `anyOf: [string, null]`; this pins the one deviation.
+    """
+    with OpenAIEmulator() as emulator:
+        OpenAI(base_url=emulator.base_url, api_key="sk-test", max_retries=0).files.list(purpose="batch")
+        empty = emulator.exchanges[-1]
+
+    body = empty.json()
+    assert (body["data"], body["first_id"], body["last_id"]) == ([], None, None)
+    with pytest.raises(Exception, match=r"None is not of type 'string'"):
+        _validate(empty, openapi, {}, registry)
+    patched = json.dumps({**body, "first_id": "file-x", "last_id": "file-x"}).encode()
+    _validate(
+        Exchange(empty.method, empty.path, empty.query, 200, empty.content_type, patched, {}), openapi, {}, registry
+    )

@@ -6,7 +6,7 @@
 See docs/emulator.md for what is emulated and how faithfully.
 """
 
-from labeltune.emulator.faults import FaultPlan, InjectedFault
+from labeltune.emulator.faults import FaultPlan, InjectedFault, Stall
 from labeltune.emulator.server import Exchange, OpenAIEmulator
 
-__all__ = ["Exchange", "FaultPlan", "InjectedFault", "OpenAIEmulator"]
+__all__ = ["Exchange", "FaultPlan", "InjectedFault", "OpenAIEmulator", "Stall"]

@@ -11,17 +11,39 @@ from labeltune.emulator.faults import FaultPlan
 from labeltune.emulator.server import OpenAIEmulator
 
 
+def _statuses(raw: str) -> tuple[int, ...]:
+    """`429,500,503` -> (429, 500, 503), for `--error-statuses`."""
+    try:
+        return tuple(int(part) for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated HTTP statuses, got {raw!r}") from None
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m labeltune.emulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8089)
     parser.add_argument("--job-duration", type=float, default=3.0, help="seconds from job creation to success")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every response")
-    parser.add_argument("--error-rate", type=float, default=0.0, help="share of requests answered with a 500")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random error draws")
+    parser.add_argument(
+        "--error-rate", type=float, default=0.0, help="share of requests answered with an error (500 by default)"
+    )
+    parser.add_argument(
+        "--error-statuses", type=_statuses, default=(), help="statuses the random errors pick from, e.g. 429,500,503"
+    )
+    parser.add_argument("--stall-rate", type=float, default=0.0, help="share of requests held --stall-seconds")
+    parser.add_argument("--stall-seconds", type=float, default=0.0, help="how long a random stall holds a request")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random error and stall draws")
     args = parser.parse_args(argv)
 
-    faults = FaultPlan(latency_seconds=args.latency, error_rate=args.error_rate, seed=args.seed)
+    faults = FaultPlan(
+        latency_seconds=args.latency,
+        error_rate=args.error_rate,
+        error_statuses=args.error_statuses,
+        stall_rate=args.stall_rate,
+        stall_seconds=args.stall_seconds,
+        seed=args.seed,
+    )
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     with OpenAIEmulator(job_duration_seconds=args.job_duration, host=args.host, port=args.port, faults=faults) as emu:

@@ -15,7 +15,7 @@ from labeltune.emulator.behaviour import base_model_reply
 from labeltune.emulator.catalog import resolve_base
 from labeltune.emulator.errors import ApiError, invalid_request, not_found
 from labeltune.emulator.jobs import new_id, parse_job_request
-from labeltune.emulator.state import EmulatorState, check_limit, model_not_found
+from labeltune.emulator.state import FILE_ORDERS, MAX_FILES_PAGE, EmulatorState, check_limit, model_not_found
 
 MAX_CHOICES = 128
 EXPIRES_AFTER_SECONDS = (3600, 2_592_000)
@@ -105,7 +105,9 @@ class Api:
         self.state = state
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Response]]] = [
             ("POST", re.compile(r"/v1/files"), self.create_file),
+            ("GET", re.compile(r"/v1/files"), self.list_files),
             ("GET", re.compile(r"/v1/files/([^/]+)"), self.retrieve_file),
+            ("DELETE", re.compile(r"/v1/files/([^/]+)"), self.delete_file),
             ("GET", re.compile(r"/v1/files/([^/]+)/content"), self.file_content),
             ("POST", re.compile(r"/v1/fine_tuning/jobs"), self.create_job),
             ("GET", re.compile(r"/v1/fine_tuning/jobs"), self.list_jobs),
@@ -152,8 +154,26 @@ class Api:
             ),
         )
 
+    def list_files(self, request: Request) -> Response:
+        order = request.query_value("order") or "desc"
+        if order not in FILE_ORDERS:
+            message = f"Invalid value: {order!r}. Supported values are: 'asc' and 'desc'."
+            raise invalid_request(message, param="order", code="invalid_value")
+        return Response(
+            200,
+            self.state.list_files(
+                purpose=request.query_value("purpose") or None,
+                order=order,
+                after=request.query_value("after"),
+                limit=check_limit(request.query_value("limit"), MAX_FILES_PAGE, MAX_FILES_PAGE),
+            ),
+        )
+
     def retrieve_file(self, request: Request, file_id: str) -> Response:
         return Response(200, self.state.get_file(file_id).to_api())
+
+    def delete_file(self, request: Request, file_id: str) -> Response:
+        return Response(200, self.state.delete_file(file_id))
 
     def file_content(self, request: Request, file_id: str) -> Response:
         return Response(200, self.state.get_file(file_id).content, content_type="application/octet-stream")

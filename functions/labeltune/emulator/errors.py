@@ -29,17 +29,35 @@ _DEFAULTS: dict[int, tuple[str, str | None, str]] = {
 }
 
 
+INSUFFICIENT_QUOTA_MESSAGE = (
+    "You exceeded your current quota, please check your plan and billing details. For more information on "
+    "this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors."
+)
+
+# Error code -> (type, message) for codes whose type is not the status default. `insufficient_quota` is
+# the 429 an account without credit gets: same status as a rate limit, but waiting does not help.
+_CODES: dict[str, tuple[str, str]] = {
+    "insufficient_quota": ("insufficient_quota", INSUFFICIENT_QUOTA_MESSAGE),
+}
+
+
 def error_body(message: str, *, type_: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
     """The `ErrorResponse` schema: every field present, `param`/`code` null when not applicable."""
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
 
-def default_error_body(status: int, message: str | None = None) -> dict[str, Any]:
-    """A plausible body for a bare status (used by fault injection)."""
-    type_, code, default_message = _DEFAULTS.get(
+def default_error_body(status: int, message: str | None = None, code: str | None = None) -> dict[str, Any]:
+    """A plausible body for a bare status (used by fault injection).
+
+    A known `code` (e.g. `insufficient_quota`) brings OpenAI's type and message for it; any other code
+    is sent as given with the status's default type, so a test can name codes the table lacks.
+    """
+    type_, default_code, default_message = _DEFAULTS.get(
         status, ("server_error" if status >= 500 else "invalid_request_error", None, f"HTTP {status}.")
     )
-    return error_body(message or default_message, type_=type_, code=code)
+    if code is not None:
+        type_, default_message = _CODES.get(code, (type_, default_message))
+    return error_body(message or default_message, type_=type_, code=code if code is not None else default_code)
 
 
 class ApiError(Exception):

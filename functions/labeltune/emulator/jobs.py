@@ -185,6 +185,9 @@ class Job:
     trained_tokens: int | None = None
     result_files: list[str] = field(default_factory=list)
     examples: tuple[Example, ...] = ()
+    # File contents as read at creation, so deleting a file does not pull it from under the job.
+    training_content: bytes = field(default=b"", repr=False)
+    validation_content: bytes | None = field(default=None, repr=False)
     events: list[dict[str, Any]] = field(default_factory=list)
 
     @property

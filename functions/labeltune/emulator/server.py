@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from labeltune.emulator.api import Api, Request, Response
 from labeltune.emulator.errors import ApiError, default_error_body
-from labeltune.emulator.faults import FaultPlan
+from labeltune.emulator.faults import FaultPlan, Stall
 from labeltune.emulator.jobs import new_id
 from labeltune.emulator.state import EmulatorState
 
@@ -92,6 +92,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
 
+    def handle(self) -> None:
+        # A client that timed out (latency, a stall) has closed its end: that is the test, not an error.
+        with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+            super().handle()
+
     def do_GET(self) -> None:
         self._dispatch()
 
@@ -135,6 +140,9 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
         )
         response = emulator.respond(request)
+        if response is None:  # the emulator stopped while the request was stalled: drop the connection
+            self.close_connection = True
+            return
         # Recorded before sending, so a client that got its answer always finds the exchange recorded.
         emulator.record(
             Exchange(
@@ -188,6 +196,7 @@ class OpenAIEmulator:
         self._thread: threading.Thread | None = None
         self._exchanges: deque[Exchange] = deque(maxlen=max_recorded_exchanges)
         self._exchanges_lock = threading.Lock()
+        self._stopping = threading.Event()  # wakes stalled requests on stop()
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -195,6 +204,7 @@ class OpenAIEmulator:
         """Bind the port and serve on a daemon thread; returns self for chaining."""
         if self._server is not None:
             raise RuntimeError("emulator already started")
+        self._stopping.clear()
         self._server = _Server((self.host, self._requested_port), self)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -210,6 +220,7 @@ class OpenAIEmulator:
         server, thread = self._server, self._thread
         if server is None:
             return
+        self._stopping.set()
         server.shutdown()
         server.close_connections()
         server.server_close()
@@ -238,14 +249,22 @@ class OpenAIEmulator:
 
     # -- request handling ------------------------------------------------------------------------
 
-    def respond(self, request: Request) -> Response:
-        """Latency, auth, injected faults, then the endpoint (never raises)."""
+    def respond(self, request: Request) -> Response | None:
+        """Latency, auth, injected faults, then the endpoint (never raises).
+
+        None only when `stop()` cut a stall short: the request is dropped unprocessed, as a server
+        going away would drop it.
+        """
         faults = self.faults
         if faults.latency_seconds > 0:
             time.sleep(faults.latency_seconds)
         if not _BEARER.fullmatch(request.headers.get("authorization", "").strip()):
             return Response(401, ApiError(401, _NO_KEY).body)
         fault = faults.decide(request.method, request.path)
+        if isinstance(fault, Stall):
+            if self._stopping.wait(fault.seconds):
+                return None
+            fault = None  # held long enough; now processed as if nothing happened
         if fault is not None and not fault.after_processing:
             return Response(fault.status, fault.body, headers=dict(fault.headers))
         try:
@@ -276,3 +295,7 @@ class OpenAIEmulator:
     def force_job_failure(self, job_id: str, code: str, message: str, *, param: str | None = None) -> dict[str, Any]:
         """Make a running job fail now with this error (e.g. to test the pipeline's failure branch)."""
         return self.state.fail_job(job_id, code=code, message=message, param=param)
+
+    def files(self, *, purpose: str | None = None) -> list[dict[str, Any]]:
+        """The files held now, oldest first (`OpenAIFile` dicts): assert a run left none behind."""
+        return self.state.files(purpose=purpose)

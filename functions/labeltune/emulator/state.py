@@ -22,6 +22,8 @@ from labeltune.emulator.jobs import FT_MODEL_OWNER, ORGANIZATION_ID, Job, JobReq
 
 FILE_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data")
 MAX_PAGE = 100
+MAX_FILES_PAGE = 10_000  # `GET /v1/files` pages up to 10,000 files, and that is its default
+FILE_ORDERS = ("asc", "desc")
 
 
 @dataclass(frozen=True)
@@ -78,16 +80,33 @@ def _page(items: list[dict[str, Any]], after: str | None, limit: int) -> dict[st
     return {"object": "list", "data": items[:limit], "has_more": len(items) > limit}
 
 
-def check_limit(raw: str | None, default: int) -> int:
-    """The `limit` query parameter: an integer 1..100."""
+def _file_page(items: list[dict[str, Any]], after: str | None, limit: int) -> dict[str, Any]:
+    """`ListFilesResponse`: a cursor page that also names its first and last ids.
+
+    The spec types both as strings; an empty page has none, and they are null there, as the spec's
+    other cursor lists declare (`anyOf: [string, null]`).
+    """
+    page = _page(items, after, limit)
+    data = page["data"]
+    return {
+        "object": "list",
+        "data": data,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+        "has_more": page["has_more"],
+    }
+
+
+def check_limit(raw: str | None, default: int, maximum: int = MAX_PAGE) -> int:
+    """The `limit` query parameter: an integer 1..maximum (100 for most lists)."""
     if raw is None:
         return default
     try:
         limit = int(raw)
     except ValueError:
         raise invalid_request(f"Invalid 'limit': {raw!r} is not an integer.", param="limit") from None
-    if not 1 <= limit <= MAX_PAGE:
-        raise invalid_request(f"Invalid 'limit': must be between 1 and {MAX_PAGE}.", param="limit")
+    if not 1 <= limit <= maximum:
+        raise invalid_request(f"Invalid 'limit': must be between 1 and {maximum}.", param="limit")
     return limit
 
 
@@ -139,8 +158,34 @@ class EmulatorState:
         with self._lock:
             stored = self._files.get(file_id)
         if stored is None:
-            raise not_found(f"No such File object: {file_id}", param="id")
+            raise _no_such_file(file_id)
         return stored
+
+    def list_files(self, *, purpose: str | None, order: str, after: str | None, limit: int) -> dict[str, Any]:
+        """`GET /v1/files`: by `created_at` (`order` asc or desc, ties in upload order), `after` a cursor."""
+        with self._lock:
+            held = [stored.to_api() for stored in self._files.values()]
+        if purpose is not None:
+            held = [item for item in held if item["purpose"] == purpose]
+        held.sort(key=lambda item: int(item["created_at"]))  # stable: upload order within a second
+        if order == "desc":
+            held.reverse()
+        return _file_page(held, after, limit)
+
+    def delete_file(self, file_id: str) -> dict[str, Any]:
+        """`DELETE /v1/files/{id}`: gone from list, retrieve and content; jobs keep what they read."""
+        with self._lock:
+            if self._files.pop(file_id, None) is None:
+                raise _no_such_file(file_id)
+        return {"id": file_id, "object": "file", "deleted": True}
+
+    def files(self, *, purpose: str | None = None) -> list[dict[str, Any]]:
+        """Test helper: the files held now (`OpenAIFile` dicts, oldest first), e.g. to assert none is left.
+
+        Job result files (purpose `fine-tune-results`) are held too, as on api.openai.com.
+        """
+        with self._lock:
+            return [stored.to_api() for stored in self._files.values() if purpose is None or stored.purpose == purpose]
 
     # -- jobs ----------------------------------------------------------------------------------
 
@@ -187,6 +232,10 @@ class EmulatorState:
                 duration=self.job_duration_seconds,
                 training_file=request.training_file,
                 validation_file=request.validation_file,
+                training_content=self._files[request.training_file].content,
+                validation_content=(
+                    self._files[request.validation_file].content if request.validation_file is not None else None
+                ),
                 suffix=request.suffix,
                 seed=request.seed if request.seed is not None else random.randrange(2**31),
                 metadata=request.metadata,
@@ -283,15 +332,14 @@ class EmulatorState:
         job.add_event(at, message, level="error")
 
     def _finish_validation(self, job: Job, at: float) -> None:
-        checked = training.check_file(self._files[job.training_file].content)
+        # The content read at creation: a file deleted since then does not break the job.
+        checked = training.check_file(job.training_content)
         if checked.error:
             message = f"The job failed due to an invalid training file. {checked.error}"
             self._fail(job, at, code="invalid_training_file", message=message, param="training_file")
             return
-        if job.validation_file is not None:
-            validation = training.check_file(
-                self._files[job.validation_file].content, min_examples=1, label="Validation file"
-            )
+        if job.validation_content is not None:
+            validation = training.check_file(job.validation_content, min_examples=1, label="Validation file")
             if validation.error:
                 message = f"The job failed due to an invalid validation file. {validation.error}"
                 self._fail(job, at, code="invalid_validation_file", message=message, param="validation_file")
@@ -348,6 +396,11 @@ class EmulatorState:
         if tuned is None:
             raise model_not_found(model_id)
         return tuned
+
+
+def _no_such_file(file_id: str) -> ApiError:
+    """The 404 OpenAI returns for an unknown (or deleted) file id."""
+    return not_found(f"No such File object: {file_id}", param="id")
 
 
 def model_not_found(model_id: str) -> ApiError:
