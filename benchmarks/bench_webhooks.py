@@ -52,7 +52,10 @@ def plan(total: int, seed: int) -> tuple[list[tuple[str, str]], int, int]:
 
 
 def request(api_url: str, secret: str, project: str, kind: str, delivery_id: str) -> tuple[int, float]:
-    body = json.dumps({"id": delivery_id, "label": "{}", "project": {"id": project}}).encode()
+    row = delivery_id.removeprefix("delivery-")  # each unique delivery approves its own data row
+    body = json.dumps(
+        {"id": f"label-{row}", "label": "{}", "dataRow": {"id": f"dr-{row}"}, "project": {"id": project}}
+    ).encode()
     if kind == "not-json":
         body = b"<html>not json</html>"
     elif kind == "no-project":
@@ -85,12 +88,11 @@ def main() -> int:
         project = f"bench-{uuid.uuid4().hex[:8]}"
         stack.upload_export(project, EXPORT)  # rows are filed under the demo project: runs fail fast, which is fine
         stack.configure_project(project, {"min_new_labels": args.min_new_labels})
+        secret = stack.webhook_secret(project)
 
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
-            results = list(
-                pool.map(lambda d: (d[0], *request(stack.api_url, stack.webhook_secret, project, *d)), deliveries)
-            )
+            results = list(pool.map(lambda d: (d[0], *request(stack.api_url, secret, project, *d)), deliveries))
         wall = time.perf_counter() - started
 
         runs = [e for e in stack.executions() if (stack.get_run(e["name"]) or {}).get("project_id") == project]
@@ -106,14 +108,14 @@ def main() -> int:
         dynamodb = stack.client_session().resource("dynamodb")
         store = DynamoProjectStore(stack.resources.ref("ProjectsTable"), resource=dynamodb)
         state = store.get_project(project) or {}
-        consumed = sum(int((stack.get_run(e["name"]) or {}).get("events_consumed", 0)) for e in runs)
+        consumed = sum(int((stack.get_run(e["name"]) or {}).get("labels_consumed", 0)) for e in runs)
 
     statuses = [status for _, status, _ in results]
     latencies = sorted(latency for _, _, latency in results)
     valid_latencies = sorted(latency for kind, _, latency in results if kind == "valid")
     server_errors = sum(1 for s in statuses if s >= 500)
     bad_rejected = sum(1 for kind, status, _ in results if kind != "valid" and 400 <= status < 500)
-    pending = int(state.get("pending_events", 0))
+    pending = int(state.get("pending_labels", 0))
 
     def pct(values: list[float], q: float) -> float:
         return values[min(len(values) - 1, int(q * len(values)))] * 1000
@@ -133,11 +135,11 @@ def main() -> int:
     )
     print(f"status codes: {dict(sorted({s: statuses.count(s) for s in set(statuses)}.items()))}")
     print(f"runs started: {len(runs)} (expected {expected_runs})")
-    print(f"events: {consumed} taken by runs + {pending} pending = {consumed + pending} (unique deliveries {unique})")
+    print(f"labels: {consumed} taken by runs + {pending} pending = {consumed + pending} (unique deliveries {unique})")
     checks = {
         "no 5xx": server_errors == 0,
         "every malformed delivery got a 4xx": bad_rejected == malformed,
-        "no lost or double-counted event": consumed + pending == unique,
+        "no lost or double-counted label": consumed + pending == unique,
         "exactly the expected number of runs": len(runs) == expected_runs,
     }
     for name, ok in checks.items():

@@ -26,7 +26,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from labeltune.adapters.dynamodb_runs import _from_dynamo, _to_dynamo
 from labeltune.clock import Clock, iso, system_clock
 from labeltune.domain.job_state import openai_job_state
-from labeltune.domain.models import FineTuneJob, JobState
+from labeltune.domain.models import START_FAILED, DeliveryOutcome, FineTuneJob, JobState
 from labeltune.errors import RowDataFetchError, UnknownProject
 
 if TYPE_CHECKING:
@@ -39,11 +39,13 @@ if TYPE_CHECKING:
         ProjectStore,
         RowDataFetcher,
         RunStore,
+        WebhookSecrets,
         WorkflowStarter,
     )
 
 __all__ = [
     "DictRowDataFetcher",
+    "DictWebhookSecrets",
     "InMemoryObjectStore",
     "InMemoryProjectStore",
     "InMemoryRunStore",
@@ -153,7 +155,7 @@ class InMemoryRunStore:
         self._sequence = itertools.count()
 
     def create_run(self, run_id: str, project_id: str, **attributes: Any) -> bool:
-        if run_id in self.items:
+        if run_id in self.items and self.items[run_id].get("error") != START_FAILED:
             return False
         stamp = iso(self._clock())
         item = {"run_id": run_id, "project_id": project_id, "created_at": stamp, "updated_at": stamp, **attributes}
@@ -270,13 +272,16 @@ class ScriptedFineTuneProvider:
 
     Why scripted: the pipeline's hard parts are retries and polling, so tests need to say exactly what
     the provider does: the n-th `get_job` call of a job reports `statuses[n-1]` (the last one repeats);
-    `create_job` and `find_job` report the job's latest status without moving it. `fail_with` makes jobs end in
-    "failed" with an error code and message. `raise_on_next_create` makes the next `create_job` raise
+    `create_job` and `find_jobs` report the job's latest status without moving it. `fail_with` makes jobs end
+    in "failed" with an error code and message. `raise_on_next_create` makes the next `create_job` raise
     once, by default *after* the job was created: the lost-response case in which only a lookup by
-    run id (there is no idempotency key) keeps a retry from paying for a second job.
+    run id (there is no idempotency key) keeps a retry from paying for a second job. With `lands_after` the
+    job only shows up in `find_jobs` after that many more lookups: a create the provider completes after the
+    client timed out.
 
-    Like the API, `create_job` refuses file ids that were never uploaded and `get_job` refuses unknown
-    job ids. `uploads` and `create_calls` record every call.
+    Like the API, `create_job` refuses file ids that were never uploaded (or were deleted) and `get_job`
+    refuses unknown job ids; an upload under a name already held returns that file. `uploads`,
+    `create_calls` and `deleted_files` record every call.
     """
 
     def __init__(
@@ -294,10 +299,13 @@ class ScriptedFineTuneProvider:
         self.error_code = error_code
         self.error_message = error_message
         self.uploads: list[UploadedFile] = []
+        self.deleted_files: list[str] = []
         self.create_calls: list[dict[str, Any]] = []
         self.get_calls: list[str] = []
+        self.cancel_calls: list[str] = []
         self.jobs: dict[str, _ScriptedJob] = {}
-        self._pending_error: tuple[BaseException, bool] | None = None
+        self._hidden: dict[str, int] = {}  # job id -> lookups before it is listed
+        self._pending_error: tuple[BaseException, bool, int] | None = None
         self._ids = itertools.count(1)
 
     def fail_with(self, code: str, message: str) -> None:
@@ -306,25 +314,33 @@ class ScriptedFineTuneProvider:
         self.statuses = (*waiting, "failed")
         self.error_code, self.error_message = code, message
 
-    def raise_on_next_create(self, error: BaseException, *, job_created: bool = True) -> None:
-        """The next create_job raises `error` once; with job_created the job exists anyway (lost response)."""
-        self._pending_error = (error, job_created)
+    def raise_on_next_create(self, error: BaseException, *, job_created: bool = True, lands_after: int = 0) -> None:
+        """The next create_job raises `error` once; with job_created the job exists anyway (lost response),
+        listed only after `lands_after` more `find_jobs` calls."""
+        self._pending_error = (error, job_created, lands_after)
 
     @property
     def files(self) -> dict[str, UploadedFile]:
-        return {upload.file_id: upload for upload in self.uploads}
+        return {upload.file_id: upload for upload in self.uploads if upload.file_id not in self.deleted_files}
 
     def upload_training_file(self, name: str, lines: Iterable[str]) -> str:
+        for held in self.files.values():
+            if held.name == name:
+                return held.file_id
         file_id = f"file-{next(self._ids):06d}"
         self.uploads.append(UploadedFile(file_id, name, [line.rstrip("\n") for line in lines]))
         return file_id
 
-    def find_job(self, run_id: str) -> FineTuneJob | None:
-        # The newest matching job first, as the API lists jobs.
-        for job in reversed(self.jobs.values()):
-            if job.run_id == run_id:
-                return job.view()
-        return None
+    def find_jobs(self, run_id: str) -> list[FineTuneJob]:
+        listed = []
+        for job in self.jobs.values():
+            if job.run_id != run_id:
+                continue
+            if self._hidden.get(job.job_id, 0) > 0:
+                self._hidden[job.job_id] -= 1
+                continue
+            listed.append(job.view())
+        return listed  # oldest first, as created
 
     def create_job(
         self,
@@ -368,6 +384,7 @@ class ScriptedFineTuneProvider:
         )
         self.jobs[job.job_id] = job
         if pending is not None:
+            self._hidden[job.job_id] = pending[2]
             raise pending[0]  # the job exists, but the caller never hears about it
         return job.view()
 
@@ -380,12 +397,22 @@ class ScriptedFineTuneProvider:
         return job.view()
 
     def cancel_job(self, job_id: str) -> FineTuneJob:
+        self.cancel_calls.append(job_id)
         job = self.jobs.get(job_id)
         if job is None:
             raise KeyError(f"no fine-tuning job {job_id!r}")
         if openai_job_state(job.status) is JobState.PENDING:
             job.cancelled = True
         return job.view()
+
+    def delete_run_files(self, run_id: str) -> int:
+        mine = [f.file_id for f in self.files.values() if f.name.startswith(f"{run_id}-")]
+        self.deleted_files.extend(mine)
+        return len(mine)
+
+    def trained(self, run_id: str) -> list[str]:
+        """The run's jobs that were not cancelled (what was paid for beyond a moment)."""
+        return [j.job_id for j in self.jobs.values() if j.run_id == run_id and not j.cancelled]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -424,13 +451,32 @@ class RecordingStarter:
 
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     started: dict[str, dict[str, Any]] = field(default_factory=dict)
+    statuses: dict[str, str] = field(default_factory=dict)  # run id -> execution status (RUNNING once started)
 
     def start(self, run_id: str, payload: Mapping[str, Any]) -> bool:
         self.calls.append((run_id, dict(payload)))
         if run_id in self.started:
             return False
         self.started[run_id] = dict(payload)
+        self.statuses[run_id] = "RUNNING"
         return True
+
+    def status(self, run_id: str) -> str | None:
+        return self.statuses.get(run_id)
+
+
+@dataclass
+class DictWebhookSecrets:
+    """WebhookSecrets over a dict of project id -> secret, and an optional stack-wide secret."""
+
+    projects: dict[str, str] = field(default_factory=dict)
+    shared_secret: str | None = None
+
+    def for_project(self, project_id: str) -> str | None:
+        return self.projects.get(project_id)
+
+    def shared(self) -> str | None:
+        return self.shared_secret
 
 
 # --------------------------------------------------------------------------------------------------
@@ -439,12 +485,15 @@ class RecordingStarter:
 
 class InMemoryProjectStore:
     """ProjectStore with DynamoProjectStore's conditional semantics, made atomic by one lock so
-    concurrency tests exercise the same "exactly one claim wins" rule DynamoDB enforces."""
+    concurrency tests exercise the same "exactly one claim wins" and "a label counts once per run" rules
+    DynamoDB enforces."""
 
     def __init__(self, clock: Clock = system_clock) -> None:
         self.items: dict[str, dict[str, Any]] = {}
-        self.counted_deliveries: set[tuple[str, str]] = set()
+        self.deliveries: dict[tuple[str, str], dict[str, Any]] = {}
+        self.count_markers: set[tuple[str, int, str]] = set()
         self._clock = clock
+        self._sequence = itertools.count()
         self._lock = threading.Lock()
 
     def get_project(self, project_id: str) -> dict[str, Any] | None:
@@ -455,20 +504,56 @@ class InMemoryProjectStore:
     def put_config(self, project_id: str, config: Mapping[str, Any]) -> dict[str, Any]:
         with self._lock:
             now = iso(self._clock())
-            item = self.items.setdefault(project_id, {"project_id": project_id, "created_at": now, "pending_events": 0})
+            item = self.items.setdefault(project_id, {"project_id": project_id, "created_at": now, "pending_labels": 0})
             item.update(config=_round_trip(dict(config)), updated_at=now)
             return copy.deepcopy(item)
 
-    def record_events(self, project_id: str, delivery_id: str) -> dict[str, Any]:
+    def record_delivery(
+        self, project_id: str, delivery_id: str, record: Mapping[str, Any], count_key: str | None
+    ) -> DeliveryOutcome:
         with self._lock:
-            if project_id not in self.items:
+            item = self.items.get(project_id)
+            if item is None:
                 raise UnknownProject(project_id)
-            item = self.items[project_id]
-            if (project_id, delivery_id) not in self.counted_deliveries:
-                self.counted_deliveries.add((project_id, delivery_id))
-                item["pending_events"] = item.get("pending_events", 0) + 1
-                item["last_event_at"] = iso(self._clock())
-            return copy.deepcopy(item)
+            first = (project_id, delivery_id) not in self.deliveries
+            counted = False
+            verdict = str(record.get("verdict"))
+            if first and count_key is not None:
+                marker = (project_id, int(item.get("run_generation", 0)), count_key)
+                if marker in self.count_markers:
+                    verdict = "already_counted"
+                else:
+                    self.count_markers.add(marker)
+                    item["pending_labels"] = item.get("pending_labels", 0) + 1
+                    item["last_event_at"] = iso(self._clock())
+                    counted, verdict = True, "counted"
+            elif not first:
+                verdict = "already_counted" if count_key is not None else verdict
+            if first:
+                self.deliveries[(project_id, delivery_id)] = _round_trip(
+                    {
+                        **{k: v for k, v in record.items() if v is not None},
+                        "project_id": project_id,
+                        "delivery_id": delivery_id,
+                        "received_at": iso(self._clock()),
+                        "verdict": verdict,
+                        "counted": counted,
+                        "_order": next(self._sequence),
+                    }
+                )
+            return DeliveryOutcome(
+                first=first,
+                counted=counted,
+                verdict=verdict,
+                pending_labels=int(item.get("pending_labels", 0)),
+                active_run_id=item.get("active_run_id"),
+            )
+
+    def list_deliveries(self, project_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        with self._lock:
+            mine = [d for (p, _), d in self.deliveries.items() if p == project_id]
+            mine.sort(key=lambda d: (d["received_at"], d["_order"]), reverse=True)
+            return [{k: v for k, v in d.items() if k != "_order"} for d in mine[:limit]]
 
     def claim_run(self, project_id: str, run_id: str, min_pending: int, stale_before: str) -> int | None:
         with self._lock:
@@ -476,24 +561,25 @@ class InMemoryProjectStore:
             if item is None:
                 return None
             free = "active_run_id" not in item or str(item.get("active_run_started_at", "")) < stale_before
-            if free and item.get("pending_events", 0) >= min_pending:
+            if free and item.get("pending_labels", 0) >= min_pending:
                 item.update(
                     active_run_id=run_id,
                     active_run_started_at=iso(self._clock()),
-                    active_run_events=item.get("pending_events", 0),
-                    pending_events=0,
+                    active_run_labels=item.get("pending_labels", 0),
+                    pending_labels=0,
                     last_run_id=run_id,
+                    run_generation=int(item.get("run_generation", 0)) + 1,
                 )
-                return item["active_run_events"]
-            return item.get("active_run_events", 0) if item.get("active_run_id") == run_id else None
+                return int(item["active_run_labels"])
+            return int(item.get("active_run_labels", 0)) if item.get("active_run_id") == run_id else None
 
-    def release_run(self, project_id: str, run_id: str, return_events: int = 0) -> dict[str, Any] | None:
+    def release_run(self, project_id: str, run_id: str, return_labels: int = 0) -> dict[str, Any] | None:
         with self._lock:
             item = self.items.get(project_id)
             if item is None or item.get("active_run_id") != run_id:
                 return None
-            item["pending_events"] = item.get("pending_events", 0) + return_events
-            for key in ("active_run_id", "active_run_started_at", "active_run_events"):
+            item["pending_labels"] = item.get("pending_labels", 0) + return_labels
+            for key in ("active_run_id", "active_run_started_at", "active_run_labels"):
                 item.pop(key, None)
             item["last_run_finished_at"] = iso(self._clock())
             return copy.deepcopy(item)
@@ -542,6 +628,7 @@ if TYPE_CHECKING:  # a type checker verifies here that each fake satisfies its P
     _provider: FineTuneProvider = ScriptedFineTuneProvider()
     _chat: ChatModel = ScriptedChatModel()
     _starter: WorkflowStarter = RecordingStarter()
+    _secrets: WebhookSecrets = DictWebhookSecrets()
     _projects: ProjectStore = InMemoryProjectStore()
     _exports: ExportService = ScriptedExportService()
     _fetcher: RowDataFetcher = DictRowDataFetcher()

@@ -4,9 +4,22 @@ Step Functions sees a Lambda exception's class name as the error name: the ASL r
 `TransientError` with backoff, and every other error is caught and recorded on the run.
 """
 
+from typing import Any
+
 
 class TransientError(Exception):
     """A temporary failure of an outside service (rate limit, 5xx, timeout): retry with backoff."""
+
+
+class JobCreatePending(Exception):
+    """An earlier attempt to create this run's job ended without an answer (a timeout) and no job is listed
+    yet: it may still be created. The state machine waits and looks again (its own Retry, in minutes) rather
+    than risk paying for a second job."""
+
+
+class ProviderRefused(Exception):
+    """The provider refused for a reason retrying will not fix (e.g. OpenAI's insufficient_quota 429).
+    Not a TransientError: the run fails with the provider's message."""
 
 
 class DatasetTooSmall(Exception):
@@ -38,3 +51,28 @@ class ExportFailed(Exception):
     def __init__(self, task_id: str, message: str) -> None:
         super().__init__(message)
         self.task_id = task_id
+
+
+class InvalidInput(ValueError):
+    """A request the caller must correct: one plain message per field, nothing echoed back.
+
+    `problems` are {"field": "a.b", "message": "..."}; the HTTP API answers them as 400 with that list.
+    """
+
+    def __init__(self, message: str, problems: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.problems = problems or []
+
+
+def field_problems(error: Any, prefix: tuple[str | int, ...] = ()) -> list[dict[str, str]]:
+    """pydantic's ValidationError as {"field", "message"} pairs: the dotted path and its plain message.
+
+    Not `error.errors()` as it is: its `ctx` can hold the exception object (not JSON) and `input` can hold
+    what the caller sent, which the API never echoes."""
+    problems = []
+    for item in error.errors(include_url=False, include_context=False, include_input=False):
+        path = ".".join(str(part) for part in (*prefix, *item["loc"])) or "(body)"
+        message = str(item["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        problems.append({"field": path, "message": message})
+    return problems

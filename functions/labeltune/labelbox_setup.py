@@ -7,10 +7,9 @@ with autospecced SDK classes and moto. Nothing here prints: the command module f
 Facts this code is built on (see REFERENCE.md §2-3):
 - `Webhook.create` interpolates url and secret into GraphQL text, so the secret is hex and the URL is
   checked for characters that would break (or inject into) that text.
-- One webhook secret (a stack's `LabelboxWebhookSecret`) signs every project's deliveries. A freshly
-  deployed secret holds an alphanumeric generated value; `connect` replaces it with a hex one the first
-  time, and from then on a hex value means "handed to Labelbox already": replacing it again breaks every
-  other project's webhook, so that takes an explicit rotate.
+- Each project has its own webhook secret, `<stack>/labelbox-webhook/<project id>` in Secrets Manager:
+  a delivery signed for one project cannot start runs in another. `connect` creates it (hex); an existing
+  one is kept (it is registered with Labelbox already) unless `rotate` is asked for.
 - Labelbox cannot change a webhook's secret, so connecting registers a new webhook and deactivates the
   project's earlier ones for the same URL: running connect again is how a project picks up a new secret.
 """
@@ -35,7 +34,7 @@ from labeltune.ports import ExportService, RowDataFetcher
 WEBHOOK_TOPICS: tuple[str, ...] = ("WORKFLOW_ACTION", "LABEL_CREATED", "LABEL_UPDATED", "LABEL_DELETED")
 STACK_OUTPUTS = {
     "webhook_url": "WebhookUrl",
-    "secret_arn": "LabelboxWebhookSecretArn",
+    "secret_prefix": "ProjectWebhookSecretPrefix",
     "projects_table": "ProjectsTableName",
 }
 FREE_TEXT_TYPES = frozenset({"text", "prompt", "response-text"})  # the types exported as `text_answer`
@@ -64,7 +63,7 @@ class StackTargets:
     """What `connect` needs from a deployed stack."""
 
     webhook_url: str
-    secret_arn: str
+    secret_prefix: str
     projects_table: str
 
 
@@ -94,27 +93,43 @@ class SecretOutcome:
     action: SecretAction
 
 
-def ensure_webhook_secret(
+def project_secret_name(prefix: str, project_id: str) -> str:
+    """The project's webhook secret's name (the API function reads `<prefix><project id>`)."""
+    return f"{prefix}{project_id}"
+
+
+def ensure_project_secret(
     secretsmanager: Any,
-    secret_arn: str,
+    name: str,
     *,
     rotate: bool = False,
     generate: Callable[[], str] = new_webhook_secret,
 ) -> SecretOutcome:
-    """The stack's webhook secret, replaced by a new hex one when it is not hex yet or `rotate` is set.
-
-    The new value is stored before any webhook uses it: if registering then fails, running connect again
-    finds the hex secret, keeps it and registers with it.
-    """
-    current = secretsmanager.get_secret_value(SecretId=secret_arn).get("SecretString") or ""
-    current = current.strip()
+    """The project's own webhook secret: created (hex) when missing, kept when it exists, replaced by a new
+    value when `rotate` is set. Stored before any webhook uses it: if registering then fails, connect again
+    finds it, keeps it and registers with it."""
+    current = ""
+    try:
+        current = (secretsmanager.get_secret_value(SecretId=name).get("SecretString") or "").strip()
+    except secretsmanager.exceptions.ResourceNotFoundException:
+        value = _checked(generate())
+        secretsmanager.create_secret(
+            Name=name,
+            SecretString=value,
+            Description="labeltune: HMAC-SHA256 secret of one Labelbox project's webhook (X-Hub-Signature-256)",
+        )
+        return SecretOutcome(value, "generated")
     if is_hex_secret(current) and not rotate:
         return SecretOutcome(current, "kept")
-    value = generate()
+    value = _checked(generate())
+    secretsmanager.put_secret_value(SecretId=name, SecretString=value)
+    return SecretOutcome(value, "rotated")
+
+
+def _checked(value: str) -> str:
     if not is_hex_secret(value):
         raise ValueError("generated webhook secrets must be lowercase hex of at least 40 digits")
-    secretsmanager.put_secret_value(SecretId=secret_arn, SecretString=value)
-    return SecretOutcome(value, "rotated" if is_hex_secret(current) else "generated")
+    return value
 
 
 def check_webhook_url(url: str) -> str:
@@ -179,7 +194,7 @@ class ConnectReport:
     project_id: str
     project_name: str
     webhook_url: str
-    secret_arn: str
+    secret_name: str
     secret_action: SecretAction
     webhook: WebhookOutcome
     topics: tuple[str, ...]
@@ -194,12 +209,12 @@ def connect_project(
     project_id: str,
     *,
     webhook_url: str,
-    secret_arn: str,
+    secret_prefix: str,
     topics: Sequence[str] = WEBHOOK_TOPICS,
     rotate_secret: bool = False,
     generate_secret: Callable[[], str] = new_webhook_secret,
 ) -> ConnectReport:
-    """Connect a Labelbox project to a stack: configuration, webhook secret, webhook.
+    """Connect a Labelbox project to a stack: configuration, the project's own webhook secret, webhook.
 
     Order matters: the project is looked up first (a wrong id or API key changes nothing), the default
     configuration is written before the webhook exists (so no delivery finds an unknown project), and
@@ -209,26 +224,22 @@ def connect_project(
     topics = check_topics(topics)
     project = client.get_project(project_id)
     config_written = ensure_project_config(store, project_id)
-    secret = ensure_webhook_secret(secretsmanager, secret_arn, rotate=rotate_secret, generate=generate_secret)
+    name = project_secret_name(secret_prefix, project_id)
+    secret = ensure_project_secret(secretsmanager, name, rotate=rotate_secret, generate=generate_secret)
     webhook = register_webhook(client, project, url, secret.secret, topics)
     warnings: list[str] = []
     if secret.action == "rotated":
         warnings.append(
-            "the webhook secret was rotated: it is shared by every project of this stack, so the other "
-            "projects' webhooks now fail signature checks; run `labeltune labelbox connect` for each of them"
+            "the project's webhook secret was rotated: its earlier webhooks were deactivated, and deliveries "
+            "signed with the old secret are refused"
         )
-    elif secret.action == "generated":
-        warnings.append(
-            "the stack's generated webhook secret was replaced by a hex one: a webhook registered by hand "
-            "with the old value no longer verifies; connect its project with this command"
-        )
-    if secret.action != "kept":
+    if secret.action == "rotated":
         warnings.append("the API function caches the secret for up to 5 minutes: deliveries may be refused until then")
     return ConnectReport(
         project_id=project_id,
         project_name=str(getattr(project, "name", "") or ""),
         webhook_url=url,
-        secret_arn=secret_arn,
+        secret_name=name,
         secret_action=secret.action,
         webhook=webhook,
         topics=topics,

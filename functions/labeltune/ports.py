@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from labeltune.domain.models import FineTuneJob
+from labeltune.domain.models import DeliveryOutcome, FineTuneJob
 
 
 class LabelSource(Protocol):
@@ -42,7 +42,8 @@ class RunStore(Protocol):
     """The run records: flat, console-readable attributes keyed by run id."""
 
     def create_run(self, run_id: str, project_id: str, **attributes: Any) -> bool:
-        """Create the run unless it exists. True when this call created it."""
+        """Create the run unless it exists; a run whose start failed (error StartFailed) is created afresh.
+        True when this call created it."""
         ...
 
     def update_run(self, run_id: str, **attributes: Any) -> None: ...
@@ -53,11 +54,17 @@ class RunStore(Protocol):
 
 
 class FineTuneProvider(Protocol):
-    """A fine-tuning backend (OpenAI today). Idempotency rests on `find_job` by run id."""
+    """A fine-tuning backend (OpenAI today). Nothing at the provider is keyed by labeltune, so the run id is
+    carried everywhere it can be (file names, job metadata) and looked up before anything is created."""
 
-    def upload_training_file(self, name: str, lines: Iterable[str]) -> str: ...
+    def upload_training_file(self, name: str, lines: Iterable[str]) -> str:
+        """Upload a JSONL file under `name` (which starts with the run id); a file already uploaded under that
+        name is reused, so a retried step adds no copy."""
+        ...
 
-    def find_job(self, run_id: str) -> FineTuneJob | None: ...
+    def find_jobs(self, run_id: str) -> list[FineTuneJob]:
+        """Every job carrying this run id, oldest first (the first is the run's; others are extras)."""
+        ...
 
     def create_job(
         self,
@@ -73,7 +80,11 @@ class FineTuneProvider(Protocol):
     def get_job(self, job_id: str) -> FineTuneJob: ...
 
     def cancel_job(self, job_id: str) -> FineTuneJob:
-        """Stop a job a failed run leaves behind, so it does not keep training (and billing)."""
+        """Stop a job nothing will use, so it does not keep training (and billing)."""
+        ...
+
+    def delete_run_files(self, run_id: str) -> int:
+        """Delete every file uploaded for the run (training data: chats with personal data); how many."""
         ...
 
 
@@ -88,6 +99,10 @@ class WorkflowStarter(Protocol):
 
     def start(self, run_id: str, payload: Mapping[str, Any]) -> bool:
         """True when this call started the execution, False when it already existed."""
+        ...
+
+    def status(self, run_id: str) -> str | None:
+        """The run's execution status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED), None when none exists."""
         ...
 
 
@@ -119,24 +134,42 @@ class RowDataFetcher(Protocol):
 
 
 class ProjectStore(Protocol):
-    """Per-project configuration and trigger state; every state change is one conditional write."""
+    """Per-project configuration, trigger state and deliveries; every state change is one conditional write."""
 
     def get_project(self, project_id: str) -> dict[str, Any] | None: ...
 
     def put_config(self, project_id: str, config: Mapping[str, Any]) -> dict[str, Any]: ...
 
-    def record_events(self, project_id: str, delivery_id: str) -> dict[str, Any]:
-        """Count one approval event toward the project's next run, once per delivery id however often it
-        is repeated; return the project state. Raises UnknownProject."""
+    def record_delivery(
+        self, project_id: str, delivery_id: str, record: Mapping[str, Any], count_key: str | None
+    ) -> DeliveryOutcome:
+        """Keep the delivery once per delivery id; with a `count_key`, count it toward the project's next run
+        once per run (a key counted since the last claim counts nothing). Raises UnknownProject."""
+        ...
+
+    def list_deliveries(self, project_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The project's most recent deliveries, newest first."""
         ...
 
     def claim_run(self, project_id: str, run_id: str, min_pending: int, stale_before: str) -> int | None:
         """Make `run_id` the project's in-flight run if none is (or the one there is older than
-        `stale_before`) and at least `min_pending` events are pending; move the pending events to the run.
-        Returns how many events the run took (also when `run_id` already holds the claim), None if refused."""
+        `stale_before`) and at least `min_pending` labels are pending; move the pending labels to the run.
+        Returns how many labels the run took (also when `run_id` already holds the claim), None if refused."""
         ...
 
-    def release_run(self, project_id: str, run_id: str, return_events: int = 0) -> dict[str, Any] | None:
-        """Clear the in-flight run if it is `run_id`, giving `return_events` back to the pending count (a run
+    def release_run(self, project_id: str, run_id: str, return_labels: int = 0) -> dict[str, Any] | None:
+        """Clear the in-flight run if it is `run_id`, giving `return_labels` back to the pending count (a run
         that never started); return the project state after, None if `run_id` did not hold the slot."""
+        ...
+
+
+class WebhookSecrets(Protocol):
+    """The secrets Labelbox deliveries are signed with: each project's own, and an opt-in stack-wide one."""
+
+    def for_project(self, project_id: str) -> str | None:
+        """The project's own secret (created by `labeltune labelbox connect`), None when it has none."""
+        ...
+
+    def shared(self) -> str | None:
+        """The stack-wide secret when the stack opted in to it (SharedWebhookSecret=enabled), else None."""
         ...

@@ -1,14 +1,16 @@
-"""Configuration from the environment the SAM template sets, validated once per invocation."""
+"""Configuration from the environment the SAM template sets, validated once per invocation.
+
+Stack-wide only: what a run trains on and how (model, prompt, split, thresholds) is per project
+(`ProjectConfig`, through `PUT /projects/{id}`), with one set of defaults, in the code.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-
-from labeltune.domain.project_config import DEFAULT_BASE_MODEL, DEFAULT_SYSTEM_PROMPT
-from labeltune.domain.split import SplitRatios
 
 
 class Settings(BaseModel):
@@ -19,19 +21,25 @@ class Settings(BaseModel):
     projects_table_name: str | None = None
     idempotency_table_name: str | None = None
     state_machine_arn: str | None = None
-    base_model: str = DEFAULT_BASE_MODEL
-    system_prompt: str = DEFAULT_SYSTEM_PROMPT
-    min_examples: int = Field(10, ge=10)
     poll_interval_seconds: int = Field(300, ge=1)
     openai_base_url: str | None = None
+    openai_timeout_seconds: float = Field(30, gt=0, le=600, description="per request; job creation gets twice this")
+    job_create_settle_seconds: int = Field(
+        180, ge=0, le=3600, description="how long a create that got no answer may still land before another is tried"
+    )
     label_source: Literal["labelbox", "s3"] = "labelbox"
     labelbox_api_key_secret_arn: str | None = None
     openai_api_key_secret_arn: str | None = None
-    webhook_secret_arn: str | None = None
-    split: SplitRatios = SplitRatios()
+    deliveries_table_name: str | None = None
+    webhook_secret_prefix: str | None = Field(None, description="each project's webhook secret is <prefix><id>")
+    webhook_secret_arn: str | None = Field(None, description="the stack-wide webhook secret")
+    shared_webhook_secret: Literal["enabled", "disabled"] = Field(
+        "disabled", description="whether deliveries of projects without their own secret may use the stack's"
+    )
+    model_catalog_file: str | None = Field(None, description="another trainable-model catalog (the local stack's)")
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = dict(os.environ if environ is None else environ)
         fields = {name: env[name.upper()] for name in cls.model_fields if env.get(name.upper())}
         return cls.model_validate(fields)

@@ -16,9 +16,11 @@ from labeltune.adapters.openai_provider import OpenAIFineTuning
 from labeltune.adapters.row_data_fetch import HttpsRowDataFetcher
 from labeltune.adapters.s3_store import S3ObjectStore
 from labeltune.adapters.stepfunctions import StepFunctionsStarter
+from labeltune.adapters.webhook_secrets import SecretsManagerWebhookSecrets
+from labeltune.catalog import ModelCatalog, load_catalog
 from labeltune.clock import Clock, system_clock
 from labeltune.errors import ConfigurationError
-from labeltune.pipeline.trigger import Trigger
+from labeltune.pipeline.trigger import TriggerServices
 from labeltune.ports import ExportService
 from labeltune.settings import Settings
 
@@ -53,6 +55,10 @@ class Services:
         self.clock = clock
 
     @cached_property
+    def catalog(self) -> ModelCatalog:
+        return load_catalog(self.settings.model_catalog_file)
+
+    @cached_property
     def runs(self) -> DynamoRunStore:
         return DynamoRunStore(self.settings.table_name, clock=self.clock)
 
@@ -72,19 +78,22 @@ class Services:
 
     @cached_property
     def openai(self) -> OpenAIFineTuning:
+        timeout = self.settings.openai_timeout_seconds
         client = OpenAI(
             api_key=read_secret(self.settings.openai_api_key_secret_arn, "OpenAI API key"),
             base_url=self.settings.openai_base_url or None,
             max_retries=2,
-            timeout=30,  # three attempts fit in the 120 s the polling function is given
+            timeout=timeout,  # three attempts fit in the 120 s the polling function is given
         )
-        return OpenAIFineTuning(client)
+        return OpenAIFineTuning(client, create_timeout_seconds=2 * timeout)
 
     @cached_property
     def projects(self) -> DynamoProjectStore:
         if not self.settings.projects_table_name:
             raise ConfigurationError("PROJECTS_TABLE_NAME is not set")
-        return DynamoProjectStore(self.settings.projects_table_name, clock=self.clock)
+        return DynamoProjectStore(
+            self.settings.projects_table_name, self.settings.deliveries_table_name, clock=self.clock
+        )
 
     @cached_property
     def once(self) -> PowertoolsOnce:
@@ -93,17 +102,28 @@ class Services:
         return PowertoolsOnce(self.settings.idempotency_table_name)
 
     @cached_property
-    def trigger(self) -> Trigger:
-        return Trigger(self.projects, self.runs, self.starter, self.settings.poll_interval_seconds, self.clock)
+    def webhook_secrets(self) -> SecretsManagerWebhookSecrets:
+        if not self.settings.webhook_secret_prefix:
+            raise ConfigurationError("WEBHOOK_SECRET_PREFIX is not set")
+        shared = self.settings.webhook_secret_arn if self.settings.shared_webhook_secret == "enabled" else None
+        return SecretsManagerWebhookSecrets(self.settings.webhook_secret_prefix, shared)
+
+    @cached_property
+    def trigger(self) -> TriggerServices:
+        return TriggerServices(
+            projects=self.projects,
+            runs=self.runs,
+            starter=self.starter,
+            secrets=self.webhook_secrets,
+            poll_interval_seconds=self.settings.poll_interval_seconds,
+            clock=self.clock,
+        )
 
     @cached_property
     def starter(self) -> StepFunctionsStarter:
         if not self.settings.state_machine_arn:
             raise ConfigurationError("STATE_MACHINE_ARN is not set")
         return StepFunctionsStarter(self.settings.state_machine_arn)
-
-    def webhook_secret(self) -> str:
-        return read_secret(self.settings.webhook_secret_arn, "Labelbox webhook")
 
 
 @lru_cache(maxsize=16)

@@ -24,14 +24,13 @@ from tests.adapters import labelbox_doubles as lb
 
 PROJECT = "clproject0001"
 URL = "https://abc123.execute-api.us-east-1.amazonaws.com/webhooks/labelbox"
-FRESH_SECRET = "Xk9PqR2sT4uV6wY8zA1bC3dE5fG7hJ0kLmNoPqRs"
+PREFIX = "labeltune/labelbox-webhook/"
 
 
 @pytest.fixture
 def stack() -> Iterator[dict[str, str]]:
-    """A deployed stack's outputs, the webhook secret as deployed, and the projects table, in moto."""
+    """A deployed stack's outputs and its projects table, in moto."""
     with mock_aws():
-        secret_arn = boto3.client("secretsmanager").create_secret(Name="wh", SecretString=FRESH_SECRET)["ARN"]
         template = {
             "Resources": {
                 "ProjectsTable": {
@@ -45,7 +44,7 @@ def stack() -> Iterator[dict[str, str]]:
             },
             "Outputs": {
                 "WebhookUrl": {"Value": URL},
-                "LabelboxWebhookSecretArn": {"Value": secret_arn},
+                "ProjectWebhookSecretPrefix": {"Value": PREFIX},
                 "ProjectsTableName": {"Value": {"Ref": "ProjectsTable"}},
             },
         }
@@ -87,7 +86,7 @@ def test_connect_with_a_stack(
 
     assert main(["labelbox", "connect", "--project", PROJECT, "--stack", "labeltune"]) == 0
 
-    secret = boto3.client("secretsmanager").get_secret_value(SecretId=stack["LabelboxWebhookSecretArn"])["SecretString"]
+    secret = boto3.client("secretsmanager").get_secret_value(SecretId=PREFIX + PROJECT)["SecretString"]
     assert is_hex_secret(secret)
     webhook_create.assert_called_once_with(
         client, topics=list(command_topics()), url=URL, secret=secret, project=project
@@ -95,9 +94,9 @@ def test_connect_with_a_stack(
     item = stored_item(stack["ProjectsTableName"])
     assert item is not None and ProjectConfig.model_validate(item["config"]) == ProjectConfig()
     out, err = capsys.readouterr()
-    assert "generated a new hex secret" in out and "clwebhooknew" in out and "default written" in out
-    assert "WARNING" in err
-    assert secret not in out + err and FRESH_SECRET not in out + err
+    assert "generated the project's own hex secret" in out and "clwebhooknew" in out and "default written" in out
+    assert PREFIX + PROJECT in out and err == ""
+    assert secret not in out + err
 
     # Again: the secret is kept, the configuration too, and the first webhook is replaced by a new one.
     client.get_project.return_value = lb.project(PROJECT, webhooks=[lb.webhook("clwebhooknew", URL)])
@@ -127,21 +126,21 @@ def test_connect_with_explicit_targets_and_rotation(
         PROJECT,
         "--url",
         URL,
-        "--secret-arn",
-        stack["LabelboxWebhookSecretArn"],
+        "--secret-prefix",
+        PREFIX,
         "--projects-table",
         stack["ProjectsTableName"],
     ]
     secrets = boto3.client("secretsmanager")
 
     assert main(args) == 0
-    first = secrets.get_secret_value(SecretId=stack["LabelboxWebhookSecretArn"])["SecretString"]
+    first = secrets.get_secret_value(SecretId=PREFIX + PROJECT)["SecretString"]
     assert main([*args, "--rotate-secret"]) == 0
-    second = secrets.get_secret_value(SecretId=stack["LabelboxWebhookSecretArn"])["SecretString"]
+    second = secrets.get_secret_value(SecretId=PREFIX + PROJECT)["SecretString"]
 
     assert is_hex_secret(first) and is_hex_secret(second) and first != second
     out, err = capsys.readouterr()
-    assert "ROTATED" in out and "other projects" in err
+    assert "ROTATED" in out and "old secret are refused" in err
     assert first not in out + err and second not in out + err
 
 
@@ -174,8 +173,7 @@ def test_without_an_api_key_nothing_happens(
 
     assert main(["labelbox", "connect", "--project", PROJECT, "--stack", "labeltune"]) == 2
     assert "LABELBOX_API_KEY" in capsys.readouterr().err
-    secret = boto3.client("secretsmanager").get_secret_value(SecretId=stack["LabelboxWebhookSecretArn"])
-    assert secret["SecretString"] == FRESH_SECRET
+    assert boto3.client("secretsmanager").list_secrets()["SecretList"] == []  # no secret was created
 
 
 def test_the_client_comes_from_the_api_key_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

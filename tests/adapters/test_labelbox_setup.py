@@ -49,7 +49,7 @@ class FakeProjectStore:
 
     def put_config(self, project_id: str, config: Mapping[str, Any]) -> dict[str, Any]:
         self.writes.append((project_id, dict(config)))
-        item = {**self.items.get(project_id, {"project_id": project_id, "pending_events": 0}), "config": dict(config)}
+        item = {**self.items.get(project_id, {"project_id": project_id, "pending_labels": 0}), "config": dict(config)}
         self.items[project_id] = item
         return item
 
@@ -65,16 +65,25 @@ def secretsmanager(aws: None) -> Any:
     return boto3.client("secretsmanager", region_name="us-east-1")
 
 
+PREFIX = "labeltune/labelbox-webhook/"
+NAME = f"{PREFIX}{PROJECT}"
+
+
 def make_secret(secretsmanager: Any, value: str) -> str:
-    return secretsmanager.create_secret(Name="labeltune-webhook", SecretString=value)["ARN"]
+    """The project's secret as an earlier connect left it."""
+    return secretsmanager.create_secret(Name=NAME, SecretString=value)["ARN"]
 
 
-def secret_value(secretsmanager: Any, arn: str) -> str:
-    return secretsmanager.get_secret_value(SecretId=arn)["SecretString"]
+def secret_value(secretsmanager: Any, name: str = NAME) -> str:
+    return secretsmanager.get_secret_value(SecretId=name)["SecretString"]
 
 
-def secret_versions(secretsmanager: Any, arn: str) -> int:
-    return len(secretsmanager.list_secret_version_ids(SecretId=arn)["Versions"])
+def secret_exists(secretsmanager: Any, name: str = NAME) -> bool:
+    return bool(secretsmanager.list_secrets(Filters=[{"Key": "name", "Values": [name]}])["SecretList"])
+
+
+def secret_versions(secretsmanager: Any, name: str = NAME) -> int:
+    return len(secretsmanager.list_secret_version_ids(SecretId=name)["Versions"])
 
 
 @pytest.fixture
@@ -89,14 +98,14 @@ def client() -> Any:
     return lb.client()
 
 
-def connect(client: Any, secretsmanager: Any, store: FakeProjectStore, arn: str, **kwargs: Any) -> Any:
+def connect(client: Any, secretsmanager: Any, store: FakeProjectStore, **kwargs: Any) -> Any:
     return connect_project(
         client,
         secretsmanager,
         store,
         PROJECT,
         webhook_url=URL,
-        secret_arn=arn,
+        secret_prefix=PREFIX,
         generate_secret=lambda: NEW_SECRET,
         **kwargs,
     )
@@ -106,17 +115,17 @@ def connect(client: Any, secretsmanager: Any, store: FakeProjectStore, arn: str,
 # connect
 
 
-def test_first_connect_generates_a_hex_secret_registers_the_webhook_and_writes_the_default_config(
+def test_first_connect_creates_the_projects_own_secret_registers_the_webhook_and_writes_the_default_config(
     client: Any, secretsmanager: Any, webhook_create: Any
 ) -> None:
     project = lb.project(PROJECT)
     client.get_project.return_value = project
-    arn = make_secret(secretsmanager, FRESH_SECRET)
     store = FakeProjectStore()
 
-    report = connect(client, secretsmanager, store, arn)
+    report = connect(client, secretsmanager, store)
 
-    assert secret_value(secretsmanager, arn) == NEW_SECRET
+    assert secret_value(secretsmanager) == NEW_SECRET
+    assert report.secret_name == NAME
     webhook_create.assert_called_once_with(
         client,
         topics=["WORKFLOW_ACTION", "LABEL_CREATED", "LABEL_UPDATED", "LABEL_DELETED"],
@@ -130,22 +139,30 @@ def test_first_connect_generates_a_hex_secret_registers_the_webhook_and_writes_t
     assert report.webhook.webhook_id == "clwebhooknew"
     assert report.config_written
     assert report.project_name == "Support summaries"
-    assert any("replaced by a hex one" in warning for warning in report.warnings)
+    assert report.warnings == ()
     assert NEW_SECRET not in repr(report)
+
+
+def test_each_project_gets_a_secret_of_its_own(client: Any, secretsmanager: Any, webhook_create: Any) -> None:
+    for project_id in (PROJECT, "clproject0002"):
+        client.get_project.return_value = lb.project(project_id)
+        connect_project(client, secretsmanager, FakeProjectStore(), project_id, webhook_url=URL, secret_prefix=PREFIX)
+    first, second = secret_value(secretsmanager), secret_value(secretsmanager, f"{PREFIX}clproject0002")
+    assert is_hex_secret(first) and is_hex_secret(second) and first != second
 
 
 def test_a_hex_secret_is_kept_and_an_existing_config_is_not_touched(
     client: Any, secretsmanager: Any, webhook_create: Any
 ) -> None:
     client.get_project.return_value = lb.project(PROJECT)
-    arn = make_secret(secretsmanager, HEX_SECRET)
+    make_secret(secretsmanager, HEX_SECRET)
     tuned = {**ProjectConfig().model_dump(mode="json"), "min_examples": 50}
     store = FakeProjectStore({PROJECT: {"project_id": PROJECT, "config": tuned}})
 
-    report = connect(client, secretsmanager, store, arn, topics=("WORKFLOW_ACTION",))
+    report = connect(client, secretsmanager, store, topics=("WORKFLOW_ACTION",))
 
-    assert secret_value(secretsmanager, arn) == HEX_SECRET
-    assert secret_versions(secretsmanager, arn) == 1
+    assert secret_value(secretsmanager) == HEX_SECRET
+    assert secret_versions(secretsmanager) == 1
     assert webhook_create.call_args.kwargs["secret"] == HEX_SECRET
     assert webhook_create.call_args.kwargs["topics"] == ["WORKFLOW_ACTION"]
     assert store.writes == []
@@ -154,28 +171,36 @@ def test_a_hex_secret_is_kept_and_an_existing_config_is_not_touched(
     assert report.warnings == ()
 
 
-def test_rotate_secret_replaces_a_hex_secret_and_warns_about_other_projects(
+def test_rotate_secret_replaces_the_projects_secret_and_says_the_old_one_is_refused(
     client: Any, secretsmanager: Any, webhook_create: Any
 ) -> None:
     client.get_project.return_value = lb.project(PROJECT)
-    arn = make_secret(secretsmanager, HEX_SECRET)
+    make_secret(secretsmanager, HEX_SECRET)
 
-    report = connect(client, secretsmanager, FakeProjectStore(), arn, rotate_secret=True)
+    report = connect(client, secretsmanager, FakeProjectStore(), rotate_secret=True)
 
-    assert secret_value(secretsmanager, arn) == NEW_SECRET
+    assert secret_value(secretsmanager) == NEW_SECRET
     assert webhook_create.call_args.kwargs["secret"] == NEW_SECRET
     assert report.secret_action == "rotated"
-    assert any("other projects" in warning for warning in report.warnings)
+    assert any("old secret are refused" in warning for warning in report.warnings)
+
+
+def test_a_secret_that_is_not_hex_is_replaced(client: Any, secretsmanager: Any, webhook_create: Any) -> None:
+    """A value with punctuation would break the SDK's GraphQL text: never registered as it is."""
+    client.get_project.return_value = lb.project(PROJECT)
+    make_secret(secretsmanager, FRESH_SECRET)
+    connect(client, secretsmanager, FakeProjectStore())
+    assert secret_value(secretsmanager) == NEW_SECRET
 
 
 def test_a_project_item_without_config_gets_one(client: Any, secretsmanager: Any, webhook_create: Any) -> None:
     client.get_project.return_value = lb.project(PROJECT)
-    store = FakeProjectStore({PROJECT: {"project_id": PROJECT, "pending_events": 3}})
+    store = FakeProjectStore({PROJECT: {"project_id": PROJECT, "pending_labels": 3}})
 
-    report = connect(client, secretsmanager, store, make_secret(secretsmanager, HEX_SECRET))
+    report = connect(client, secretsmanager, store)
 
     assert report.config_written
-    assert store.items[PROJECT]["pending_events"] == 3
+    assert store.items[PROJECT]["pending_labels"] == 3
 
 
 def test_connecting_again_replaces_the_projects_earlier_webhook_for_the_same_url(
@@ -186,7 +211,7 @@ def test_connecting_again_replaces_the_projects_earlier_webhook_for_the_same_url
     elsewhere = lb.webhook("clwebhookother", "https://example.com/hook")
     client.get_project.return_value = lb.project(PROJECT, webhooks=[earlier, inactive, elsewhere])
 
-    report = connect(client, secretsmanager, FakeProjectStore(), make_secret(secretsmanager, HEX_SECRET))
+    report = connect(client, secretsmanager, FakeProjectStore())
 
     earlier.delete.assert_called_once_with()
     inactive.delete.assert_not_called()
@@ -209,20 +234,19 @@ def test_the_new_webhook_exists_before_the_old_one_is_deactivated(
     webhook_create.side_effect = create
     earlier.delete.side_effect = lambda: order.append("deactivate")
 
-    connect(client, secretsmanager, FakeProjectStore(), make_secret(secretsmanager, HEX_SECRET))
+    connect(client, secretsmanager, FakeProjectStore())
 
     assert order == ["create", "deactivate"]
 
 
 def test_an_unknown_project_changes_nothing(client: Any, secretsmanager: Any, webhook_create: Any) -> None:
     client.get_project.side_effect = lbox_errors.ResourceNotFoundError(message="no project")
-    arn = make_secret(secretsmanager, FRESH_SECRET)
     store = FakeProjectStore()
 
     with pytest.raises(lbox_errors.ResourceNotFoundError):
-        connect(client, secretsmanager, store, arn)
+        connect(client, secretsmanager, store)
 
-    assert secret_value(secretsmanager, arn) == FRESH_SECRET
+    assert not secret_exists(secretsmanager)
     assert store.writes == []
     webhook_create.assert_not_called()
 
@@ -239,25 +263,23 @@ def test_an_unknown_project_changes_nothing(client: Any, secretsmanager: Any, we
 def test_bad_url_or_topics_are_refused_before_anything_happens(
     client: Any, secretsmanager: Any, webhook_create: Any, url: str, topics: tuple[str, ...]
 ) -> None:
-    arn = make_secret(secretsmanager, FRESH_SECRET)
     store = FakeProjectStore()
 
     with pytest.raises(ConfigurationError):
-        connect_project(client, secretsmanager, store, PROJECT, webhook_url=url, secret_arn=arn, topics=topics)
+        connect_project(client, secretsmanager, store, PROJECT, webhook_url=url, secret_prefix=PREFIX, topics=topics)
 
     client.get_project.assert_not_called()
-    assert secret_value(secretsmanager, arn) == FRESH_SECRET
+    assert not secret_exists(secretsmanager)
     assert store.writes == []
     webhook_create.assert_not_called()
 
 
 def test_the_real_generator_makes_hex_secrets(client: Any, secretsmanager: Any, webhook_create: Any) -> None:
     client.get_project.return_value = lb.project(PROJECT)
-    arn = make_secret(secretsmanager, FRESH_SECRET)
 
-    connect_project(client, secretsmanager, FakeProjectStore(), PROJECT, webhook_url=URL, secret_arn=arn)
+    connect_project(client, secretsmanager, FakeProjectStore(), PROJECT, webhook_url=URL, secret_prefix=PREFIX)
 
-    stored = secret_value(secretsmanager, arn)
+    stored = secret_value(secretsmanager)
     assert is_hex_secret(stored) and len(stored) == 40
     assert not is_hex_secret(FRESH_SECRET)
 
@@ -277,7 +299,7 @@ def test_stack_outputs_are_read_from_cloudformation(aws: None) -> None:
         },
         "Outputs": {
             "WebhookUrl": {"Value": URL},
-            "LabelboxWebhookSecretArn": {"Value": "arn:aws:secretsmanager:us-east-1:123456789012:secret:wh-AbCdEf"},
+            "ProjectWebhookSecretPrefix": {"Value": PREFIX},
             "ProjectsTableName": {"Value": {"Ref": "ProjectsTable"}},
         },
     }
@@ -287,9 +309,9 @@ def test_stack_outputs_are_read_from_cloudformation(aws: None) -> None:
     targets = stack_targets(cloudformation, "labeltune")
 
     assert targets.webhook_url == URL
-    assert targets.secret_arn.endswith(":secret:wh-AbCdEf")
+    assert targets.secret_prefix == PREFIX
     assert targets.projects_table.startswith("labeltune-ProjectsTable")
-    with pytest.raises(ConfigurationError, match="WebhookUrl, LabelboxWebhookSecretArn, ProjectsTableName"):
+    with pytest.raises(ConfigurationError, match="WebhookUrl, ProjectWebhookSecretPrefix, ProjectsTableName"):
         stack_targets(cloudformation, "other")
 
 

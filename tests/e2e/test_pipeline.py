@@ -13,12 +13,18 @@ from labeltune.local.stack import LocalStack
 from .conftest import PROJECT, http, new_project, wait_for
 
 
-def deliver(stack: LocalStack, project_id: str = PROJECT, delivery_id: str | None = None) -> tuple[int, dict]:
-    body = json.dumps({"id": "label-1", "label": "{}", "project": {"id": project_id}}).encode()
+def deliver(
+    stack: LocalStack, project_id: str = PROJECT, delivery_id: str | None = None, row: str | None = None
+) -> tuple[int, dict]:
+    """A signed WORKFLOW_ACTION delivery for one data row (a new row each time unless `row` is given)."""
+    delivery_id = delivery_id or uuid.uuid4().hex
+    row = row or f"dr-{delivery_id}"
+    payload = {"id": f"label-{row}", "label": "{}", "dataRow": {"id": row}, "project": {"id": project_id}}
+    body = json.dumps(payload).encode()
     headers = {
         "Content-Type": "application/json",
-        "X-Hub-Signature-256": sign(stack.webhook_secret, body),
-        "X-Labelbox-Id": delivery_id or uuid.uuid4().hex,
+        "X-Hub-Signature-256": sign(stack.webhook_secret(project_id), body),
+        "X-Labelbox-Id": delivery_id,
         "X-Labelbox-Event": "WORKFLOW_ACTION",
     }
     return http("POST", f"{stack.api_url}/webhooks/labelbox", body, headers)
@@ -141,11 +147,12 @@ def test_signature_is_checked_over_http(stack: LocalStack) -> None:
     body = json.dumps({"project": {"id": PROJECT}}).encode()
     url = f"{stack.api_url}/webhooks/labelbox"
     tampered = body.replace(b"clx", b"xlc")
-    assert http("POST", url, tampered, {"X-Hub-Signature-256": sign(stack.webhook_secret, body)})[0] == 401
+    assert http("POST", url, tampered, {"X-Hub-Signature-256": sign(stack.webhook_secret(PROJECT), body)})[0] == 401
     assert http("POST", url, body, {})[0] == 401
     assert http("POST", url, body, {"X-Hub-Signature-256": sign("not-the-secret", body)})[0] == 401
     assert (
-        http("POST", url, b"not json", {"X-Hub-Signature": sign(stack.webhook_secret, b"not json", "sha1")})[0] == 400
+        http("POST", url, b"not json", {"X-Hub-Signature": sign(stack.webhook_secret(PROJECT), b"not json", "sha1")})[0]
+        == 400
     )
 
 

@@ -19,7 +19,8 @@ def project_state(stack: LocalStack, project: str) -> dict[str, Any]:
 
     assert stack.resources is not None
     table = stack.resources.ref("ProjectsTable")
-    return DynamoProjectStore(table, resource=stack.client_session().resource("dynamodb")).get_project(project) or {}
+    store = DynamoProjectStore(table, resource=stack.client_session().resource("dynamodb"))
+    return store.get_project(project) or {}
 
 
 def runs_of(stack: LocalStack, project: str) -> list[str]:
@@ -31,7 +32,16 @@ def test_twenty_repeated_deliveries_count_once(stack: LocalStack) -> None:
     delivery = f"repeat-{uuid.uuid4().hex}"
     replies = [deliver(stack, project, delivery) for _ in range(20)]
     assert {status for status, _ in replies} == {202}
-    assert project_state(stack, project)["pending_events"] == 1
+    assert project_state(stack, project)["pending_labels"] == 1
+    assert runs_of(stack, project) == []
+
+
+def test_one_signed_body_replayed_under_fresh_delivery_ids_counts_once(stack: LocalStack) -> None:
+    project = new_project(stack, min_new_labels=2)
+    replies = [deliver(stack, project, f"fresh-{uuid.uuid4().hex}", row="dr-captured") for _ in range(20)]
+    assert {status for status, _ in replies} == {202}
+    assert [body["counted"] for _, body in replies] == [True] + [False] * 19
+    assert project_state(stack, project)["pending_labels"] == 1
     assert runs_of(stack, project) == []
 
 

@@ -143,3 +143,33 @@ def test_translated_definition_keeps_substitutions(translated: dict[str, Any]) -
         "EvaluateFunctionArn",
         "RecordOutcomeFunctionArn",
     }
+
+
+# How a Lambda function that runs out of time or memory fails a Task: `Lambda.Unknown` (the cause says Lambda
+# returned no error type), `Sandbox.Timedout` for the lambda:invoke integration, `States.Timeout` for a Task's
+# own TimeoutSeconds. Each would run (and bill) the whole step again, up to 15 minutes a time.
+NOT_TRANSIENT = {"Lambda.Unknown", "Sandbox.Timedout", "States.Timeout", "States.ALL", "States.TaskFailed"}
+
+
+def test_timeouts_and_out_of_memory_are_not_retried_as_transient(asl: dict[str, Any]) -> None:
+    for name, state in _states(asl).items():
+        for retrier in state.get("Retry", []):
+            retried = set(retrier["ErrorEquals"])
+            assert not retried & NOT_TRANSIENT, f"{name} retries {sorted(retried & NOT_TRANSIENT)}"
+
+
+def test_a_job_create_with_an_unknown_outcome_is_looked_up_again_for_longer_than_it_may_take_to_land(
+    asl: dict[str, Any],
+) -> None:
+    """StartFineTune raises JobCreatePending while a create that got no answer may still land (the settle
+    window); the state machine must keep looking for longer than that window, before anything else."""
+    from labeltune.settings import Settings
+
+    retriers = _states(asl)["StartFineTune"]["Retry"]
+    first = retriers[0]
+    assert first["ErrorEquals"] == ["JobCreatePending"]
+    interval, attempts, rate = first["IntervalSeconds"], first["MaxAttempts"], first.get("BackoffRate", 2.0)
+    waited = sum(interval * rate**n for n in range(attempts))
+    settle = Settings.model_fields["job_create_settle_seconds"].default
+    assert waited > settle + interval, (waited, settle)
+    assert all("JobCreatePending" not in r["ErrorEquals"] for r in retriers[1:])

@@ -11,20 +11,25 @@ from .conftest import EXPECTED_HANDLERS, ROOT
 GLOBAL_ENV = {
     "TABLE_NAME",
     "BUCKET_NAME",
-    "BASE_MODEL",
-    "SYSTEM_PROMPT",
-    "MIN_EXAMPLES",
     "OPENAI_BASE_URL",
     "LABEL_SOURCE",
     "LABELBOX_API_KEY_SECRET_ARN",
     "OPENAI_API_KEY_SECRET_ARN",
     "WEBHOOK_SECRET_ARN",
+    "WEBHOOK_SECRET_PREFIX",
+    "SHARED_WEBHOOK_SECRET",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
 }
 FUNCTION_ENV = {
-    "ApiFunction": {"STATE_MACHINE_ARN", "POLL_INTERVAL_SECONDS", "PROJECTS_TABLE_NAME", "IDEMPOTENCY_TABLE_NAME"},
+    "ApiFunction": {
+        "STATE_MACHINE_ARN",
+        "POLL_INTERVAL_SECONDS",
+        "PROJECTS_TABLE_NAME",
+        "DELIVERIES_TABLE_NAME",
+        "IDEMPOTENCY_TABLE_NAME",
+    },
     "RecordOutcomeFunction": {"STATE_MACHINE_ARN", "POLL_INTERVAL_SECONDS", "PROJECTS_TABLE_NAME"},
 }
 
@@ -45,6 +50,7 @@ ROUTES = {
     ("/projects/{project_id}", "get"): "AWS_IAM",
     ("/projects/{project_id}/runs", "post"): "AWS_IAM",
     ("/projects/{project_id}/runs", "get"): "AWS_IAM",
+    ("/projects/{project_id}/deliveries", "get"): "AWS_IAM",
     ("/runs/{run_id}", "get"): "AWS_IAM",
 }
 
@@ -121,7 +127,7 @@ def test_sizes_and_timeouts(translated: dict[str, Any]) -> None:
         "StartFineTuneFunction": (300, 512),
         "CheckFineTuneFunction": (120, 512),
         "EvaluateFunction": (900, 1024),
-        "RecordOutcomeFunction": (60, 512),
+        "RecordOutcomeFunction": (300, 512),  # cancelling jobs and deleting files: several 30 s calls, retried
     }
     functions = _of_type(translated, "AWS::Lambda::Function")
     actual = {k: (v["Properties"]["Timeout"], v["Properties"]["MemorySize"]) for k, v in functions.items()}
@@ -154,13 +160,23 @@ def test_function_roles_are_least_privilege(translated: dict[str, Any]) -> None:
         read = set().union(*(_refs(s["Resource"]) for s in secret_statements))
         assert read == allowed_secrets, name
         assert all(_actions(s) == ["secretsmanager:GetSecretValue"] for s in secret_statements), name
-    api_actions = {a for s in _statements(resources["ApiFunctionRole"]) for a in _actions(s)}
-    assert "states:StartExecution" in api_actions
+    api_statements = _statements(resources["ApiFunctionRole"])
+    api_actions = {a for s in api_statements for a in _actions(s)}
+    assert {"states:StartExecution", "states:DescribeExecution"} <= api_actions
+    # Each project's own webhook secret, and only those: the prefix the code reads them under.
+    project_secrets = [s for s in api_statements if s.get("Sid") == "ProjectWebhookSecrets"]
+    assert [s["Resource"]["Fn::Sub"] for s in project_secrets] == [
+        "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${AWS::StackName}/labelbox-webhook/*"
+    ]
+    prefix = resources["ApiFunction"]["Properties"]["Environment"]["Variables"]["WEBHOOK_SECRET_PREFIX"]
+    assert prefix == {"Fn::Sub": "${AWS::StackName}/labelbox-webhook/"}
     record_actions = {a for s in _statements(resources["RecordOutcomeFunctionRole"]) for a in _actions(s)}
-    # Closing a run may start its one follow-up run (StartExecution) and cancel a failed run's job (the OpenAI
-    # key); an event it cannot handle goes to the dead-letter queue (SendMessage, SAM's on-failure destination).
+    # Closing a run may start its one follow-up run (StartExecution; DescribeExecution to recover a dead claim)
+    # and cancel a failed run's job (the OpenAI key); an event it cannot handle goes to the dead-letter queue
+    # (SendMessage, SAM's on-failure destination).
     assert {a for a in record_actions if not a.startswith("dynamodb:")} == {
         "states:StartExecution",
+        "states:DescribeExecution",
         "sqs:SendMessage",
         "secretsmanager:GetSecretValue",
     }
@@ -271,15 +287,13 @@ def test_secrets_are_generated_never_literal(template: dict[str, Any]) -> None:
 
 def test_parameters(template: dict[str, Any]) -> None:
     params = template["Parameters"]
-    assert params["BaseModel"]["Default"] == "gpt-4.1-mini-2025-04-14"
-    prompt = params["SystemPrompt"]["Default"]
-    assert "2-3 sentences" in prompt
-    assert all(word in prompt for word in ("names", "emails", "phone numbers", "order", "account"))
+    # What a run trains on is per project, with one set of defaults (ProjectConfig): none in the template.
+    assert not {"BaseModel", "SystemPrompt", "MinExamples"} & set(params)
     poll = params["PollIntervalSeconds"]
     assert (poll["Type"], poll["Default"], poll["MinValue"]) == ("Number", 300, 1)
-    assert params["MinExamples"]["Default"] == 10
-    assert params["MinExamples"]["MinValue"] == 10
     assert params["OpenAIBaseUrl"]["Default"] == ""
+    shared = params["SharedWebhookSecret"]
+    assert (shared["Default"], shared["AllowedValues"]) == ("disabled", ["disabled", "enabled"])
     assert params["LabelSource"]["AllowedValues"] == ["labelbox", "s3"]
     assert params["LabelSource"]["Default"] == "labelbox"
     assert params["LogLevel"]["Default"] == "INFO"
@@ -297,6 +311,8 @@ def test_outputs(template: dict[str, Any]) -> None:
         "LabelboxApiKeySecretArn",
         "OpenAIApiKeySecretArn",
         "LabelboxWebhookSecretArn",
+        "ProjectWebhookSecretPrefix",
+        "DeliveriesTableName",
     }
     api_url = "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"
     assert outputs["ApiUrl"]["Value"] == {"Fn::Sub": api_url}

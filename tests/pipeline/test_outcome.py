@@ -8,8 +8,15 @@ import pytest
 
 from labeltune.clock import fixed_clock
 from labeltune.domain.models import RunStatus
-from labeltune.pipeline.outcome import MAX_MESSAGE, failure_message, record_outcome
-from tests.fakes import InMemoryRunStore
+from labeltune.errors import TransientError
+from labeltune.pipeline.outcome import (
+    MAX_MESSAGE,
+    failure_message,
+    record_execution_end,
+    record_outcome,
+    release_provider_resources,
+)
+from tests.fakes import InMemoryRunStore, ScriptedFineTuneProvider
 
 RUN = "run-outcome-test"
 CLOCK = fixed_clock("2026-11-26T10:00:00+00:00")
@@ -74,7 +81,6 @@ def test_record_failure_sets_status_finished_at_and_error() -> None:
         "status": "FAILED",
         "error": "DatasetTooSmall",
         "error_message": run["error_message"],
-        "job_cancelled": None,
     }
 
 
@@ -87,18 +93,15 @@ def test_record_success_writes_no_error_attributes() -> None:
     assert run["status"] == "SUCCEEDED"
     assert run["finished_at"] == "2026-11-26T10:00:00.000+00:00"
     assert "error" not in run and "error_message" not in run
-    assert reply == {"run_id": RUN, "status": "SUCCEEDED", "error": None, "error_message": None, "job_cancelled": None}
+    assert reply == {"run_id": RUN, "status": "SUCCEEDED", "error": None, "error_message": None}
 
 
-def test_record_outcome_of_an_unknown_run_fails() -> None:
+def test_recording_a_missing_run_fails_loudly() -> None:
     with pytest.raises(KeyError):
         record_outcome("run-missing", RunStatus.FAILED, InMemoryRunStore(), CLOCK, error="X")
 
 
 def test_an_execution_that_ended_outside_the_recorders_is_closed_once() -> None:
-    from labeltune.pipeline.outcome import record_execution_end
-    from tests.fakes import InMemoryRunStore
-
     runs = InMemoryRunStore()
     runs.create_run("r-open", "p", status="TRAINING")
     runs.create_run("r-closed", "p", status="FAILED", error="FineTuneFailed", error_message="bad file")
@@ -110,34 +113,111 @@ def test_an_execution_that_ended_outside_the_recorders_is_closed_once() -> None:
     assert runs.get_run("r-closed")["error_message"] == "bad file"
 
 
-def test_a_failed_run_cancels_its_still_training_job_and_a_finished_one_is_left_alone() -> None:
-    from tests.fakes import ScriptedFineTuneProvider
+@pytest.mark.parametrize(
+    ("error", "cause"),
+    [
+        ("States.Timeout", "State 'EvaluateModels' timed out after 900 seconds"),
+        ("Sandbox.Timedout", "Task timed out after 900.10 seconds"),
+        ("Lambda.Unknown", "The cause could not be determined because Lambda did not return an error type."),
+    ],
+)
+def test_lambda_timeouts_are_recorded_like_any_task_failure(error: str, cause: str) -> None:
+    runs = InMemoryRunStore()
+    runs.create_run(RUN, "p", status="EVALUATING")
+    record_outcome(RUN, RunStatus.FAILED, runs, CLOCK, error, cause)
+    run = runs.get_run(RUN)
+    assert (run["status"], run["error"], run["error_message"]) == ("FAILED", error, cause)
 
+
+def started_job(provider: ScriptedFineTuneProvider, run_id: str = RUN) -> str:
+    """A job of the run, trained from a file uploaded under the run's name."""
+    train = provider.upload_training_file(f"{run_id}-train.jsonl", ["{}"])
+    return provider.create_job(
+        run_id=run_id, base_model="m", training_file=train, validation_file=None, suffix="s"
+    ).job_id
+
+
+def test_a_failed_run_cancels_its_still_training_job_and_deletes_its_files() -> None:
     provider = ScriptedFineTuneProvider(statuses=("running",))
     runs = InMemoryRunStore()
-    runs.create_run(RUN, "p", status="TRAINING")
-    job = provider.create_job(
-        run_id=RUN,
-        base_model="m",
-        training_file=provider.upload_training_file("t", ["{}"]),
-        validation_file=None,
-        suffix="s",
-    )
-    runs.update_run(RUN, job_id=job.job_id, job_status="running")
+    job_id = started_job(provider)
+    runs.create_run(RUN, "p", status="TRAINING", job_id=job_id, job_status="running", provider_contacted=True)
     reply = record_outcome(RUN, RunStatus.FAILED, runs, CLOCK, "States.Timeout", None, lambda: provider)
-    assert reply["job_cancelled"] is True
-    assert runs.get_run(RUN)["job_status"] == "cancelled" and runs.get_run(RUN)["job_cancelled"] is True
+    assert reply["jobs_cancelled"] == [job_id] and reply["provider_files_deleted"] == 1
+    run = runs.get_run(RUN)
+    assert run["job_status"] == "cancelled" and run["jobs_cancelled"] == [job_id]
+    assert provider.files == {}
 
-    runs.create_run("done", "p", status="EVALUATING", job_id=job.job_id, job_status="succeeded")
-    assert record_outcome("done", RunStatus.FAILED, runs, CLOCK, "X", None, lambda: provider)["job_cancelled"] is None
+
+def test_a_succeeded_run_deletes_its_files_and_leaves_its_model() -> None:
+    provider = ScriptedFineTuneProvider(statuses=("succeeded",))
+    runs = InMemoryRunStore()
+    job_id = started_job(provider)
+    provider.get_job(job_id)
+    runs.create_run(RUN, "p", status="EVALUATING", job_id=job_id, provider_contacted=True)
+    reply = record_outcome(RUN, RunStatus.SUCCEEDED, runs, CLOCK, provider=lambda: provider)
+    assert reply["jobs_cancelled"] == [] and reply["provider_files_deleted"] == 1
+    assert provider.cancel_calls == [] and provider.files == {}
+
+
+def test_a_job_created_just_before_a_crash_is_found_by_the_run_id_and_cancelled() -> None:
+    """Its id never reached the run record; the run then failed for good."""
+    provider = ScriptedFineTuneProvider(statuses=("running",))
+    orphan = started_job(provider)
+    runs = InMemoryRunStore()
+    runs.create_run(RUN, "p", status="PREPARING", provider_contacted=True)  # no job_id on the record
+    record_outcome(RUN, RunStatus.FAILED, runs, CLOCK, "Lambda.Unknown", None, lambda: provider)
+    assert provider.cancel_calls == [orphan] and provider.trained(RUN) == []
+    assert provider.files == {}
+
+
+def test_files_of_other_runs_are_left_alone() -> None:
+    provider = ScriptedFineTuneProvider()
+    started_job(provider, "run-other")
+    runs = InMemoryRunStore()
+    runs.create_run(RUN, "p", status="TRAINING", provider_contacted=True)
+    record_outcome(RUN, RunStatus.FAILED, runs, CLOCK, "X", None, lambda: provider)
+    assert [f.name for f in provider.files.values()] == ["run-other-train.jsonl"]
+
+
+def test_a_run_that_never_reached_the_provider_does_not_ask_it_anything() -> None:
+    def no_provider() -> ScriptedFineTuneProvider:
+        raise AssertionError("the provider was asked")
+
+    runs = InMemoryRunStore()
+    runs.create_run(RUN, "p", status="EXPORTING")
+    assert record_outcome(RUN, RunStatus.FAILED, runs, CLOCK, "ExportFailed", None, no_provider)["status"] == "FAILED"
 
 
 def test_a_failed_run_whose_provider_cannot_be_built_is_still_closed() -> None:
-    def no_key() -> object:
+    def no_key() -> ScriptedFineTuneProvider:
         raise RuntimeError("the OpenAI API key secret holds no key yet")
 
     runs = InMemoryRunStore()
     runs.create_run(RUN, "p", status="TRAINING", job_id="ftjob-1", job_status="running")
-    reply = record_outcome(RUN, RunStatus.FAILED, runs, CLOCK, "ConfigurationError", None, no_key)  # type: ignore[arg-type]
-    assert reply["job_cancelled"] is False and runs.get_run(RUN)["status"] == "FAILED"
-    assert "no key yet" in runs.get_run(RUN)["job_cancel_error"]
+    reply = record_outcome(RUN, RunStatus.FAILED, runs, CLOCK, "ConfigurationError", None, no_key)
+    assert runs.get_run(RUN)["status"] == "FAILED"
+    assert "no key yet" in reply["cleanup_error"] and "no key yet" in runs.get_run(RUN)["cleanup_error"]
+
+
+class FlakyCleanup(ScriptedFineTuneProvider):
+    """Deleting files fails transiently `failures` times."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__(statuses=("running",))
+        self.failures = failures
+
+    def delete_run_files(self, run_id: str) -> int:
+        if self.failures:
+            self.failures -= 1
+            raise TransientError("OpenAI InternalServerError")
+        return super().delete_run_files(run_id)
+
+
+def test_a_transient_cleanup_failure_is_retried() -> None:
+    provider = FlakyCleanup(failures=2)
+    started_job(provider)
+    runs = InMemoryRunStore()
+    runs.create_run(RUN, "p", status="TRAINING", provider_contacted=True)
+    release_provider_resources(RUN, runs, lambda: provider, sleep=lambda s: None)
+    assert provider.files == {} and provider.trained(RUN) == []

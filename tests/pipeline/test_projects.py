@@ -1,57 +1,109 @@
-"""Project configuration: validated as a whole, merged over what is stored, defaults from the stack."""
+"""Project configuration: validated as a whole, merged over what is stored, refused when it cannot train."""
 
 from __future__ import annotations
 
-import pytest
-from pydantic import ValidationError
+from datetime import date
+from typing import Any
 
+import pytest
+
+from labeltune.catalog import load_catalog
 from labeltune.domain.project_config import EvaluationThresholds, Hyperparameters, ProjectConfig
-from labeltune.pipeline.projects import configure_project
-from labeltune.settings import Settings
+from labeltune.errors import InvalidInput
+from labeltune.pipeline.projects import configure_project, project_view
 from tests.fakes import InMemoryProjectStore
 
-SETTINGS = Settings(table_name="t", bucket_name="b", base_model="gpt-4.1-2025-04-14", min_examples=25)
+CATALOG = load_catalog()  # the packaged, dated catalog
+TODAY = date(2026, 11, 29)
 
 
-def test_a_new_project_starts_from_the_stack_defaults() -> None:
+def configure(projects: InMemoryProjectStore, changes: dict[str, Any], today: date = TODAY) -> dict[str, Any]:
+    return configure_project("p", changes, projects, CATALOG, today)
+
+
+def test_a_new_project_starts_from_the_defaults() -> None:
     projects = InMemoryProjectStore()
-    stored = configure_project("p", {}, projects, SETTINGS)
+    stored = configure(projects, {})
     config = ProjectConfig.model_validate(stored["config"])
-    assert config.base_model == "gpt-4.1-2025-04-14" and config.min_examples == 25
+    assert config == ProjectConfig()
     assert config.mapping.prompt_from == "row_data" and config.mapping.response_classification is None
-    assert stored["pending_events"] == 0
+    assert stored["pending_labels"] == 0 and stored["warnings"] == []
 
 
 def test_partial_updates_merge_nested_settings_and_keep_trigger_state() -> None:
     projects = InMemoryProjectStore()
-    configure_project("p", {"min_new_labels": 5}, projects, SETTINGS)
+    configure(projects, {"min_new_labels": 5})
     for delivery in ("d1", "d2", "d3", "d3"):
-        projects.record_events("p", delivery)
-    stored = configure_project("p", {"mapping": {"response_classification": "summary"}}, projects, SETTINGS)
+        projects.record_delivery("p", delivery, {"verdict": "counted"}, f"row:{delivery}")
+    stored = configure(projects, {"mapping": {"response_classification": "summary"}})
     config = ProjectConfig.model_validate(stored["config"])
     assert config.min_new_labels == 5 and config.mapping.response_classification == "summary"
     assert config.mapping.prompt_from == "row_data"
-    assert stored["pending_events"] == 3
+    assert stored["pending_labels"] == 3
 
 
 @pytest.mark.parametrize(
-    "changes",
+    ("changes", "field"),
     [
-        {"min_examples": 5},
-        {"split": {"train": 0.5, "validation": 0.1, "eval": 0.1}},
-        {"hyperparameters": {"n_epochs": 0}},
-        {"trigger_topics": ["LABEL_DELETED"]},
-        {"unknown_setting": 1},
-        {"evaluation": {"max_leak_rate": 2}},
+        ({"min_examples": 5}, "min_examples"),
+        ({"split": {"train": 0.9}}, "split"),  # merged over 0.1/0.1: sums to 1.1
+        ({"split": {"train": 0.5, "validation": 0.1, "eval": 0.1}}, "split"),
+        ({"split": {"eval": -0.5}}, "split.eval"),
+        ({"hyperparameters": {"n_epochs": 0}}, "hyperparameters.n_epochs"),
+        ({"hyperparameters": {"batch_size": 999}}, "hyperparameters.batch_size"),
+        ({"hyperparameters": {"learning_rate_multiplier": -1}}, "hyperparameters.learning_rate_multiplier"),
+        ({"hyperparameters": {"learning_rate_multiplier": float("inf")}}, "hyperparameters.learning_rate_multiplier"),
+        ({"trigger_topics": ["LABEL_DELETED"]}, "trigger_topics.0"),
+        ({"unknown_setting": 1}, "unknown_setting"),
+        ({"evaluation": {"max_leak_rate": 2}}, "evaluation.max_leak_rate"),
+        ({"base_model": ""}, "base_model"),
+        ({"base_model": "   "}, "base_model"),
+        ({"base_model": "gpt 4"}, "base_model"),
+        ({"base_model": None}, "base_model"),
+        ({"mapping": {"prompt_from": ""}}, "mapping.prompt_from"),
+        ({"mapping": {"response_classification": " "}}, "mapping.response_classification"),
+        ({"system_prompt": "  "}, "system_prompt"),
+        ({"min_new_labels": -1}, "min_new_labels"),
+        ({"min_new_labels": 0}, "min_new_labels"),
+        ({"max_tokens_per_example": 0}, "max_tokens_per_example"),
+        ({"base_model": "gpt-5"}, "base_model"),  # cannot be fine-tuned
+        ({"base_model": "gpt-4.1-nano-2025-04-14"}, "base_model"),  # retired 2026-10-23
     ],
 )
-def test_an_invalid_change_is_refused_and_nothing_is_stored(changes: dict) -> None:
+def test_an_invalid_change_is_refused_field_by_field_and_nothing_is_stored(changes: dict, field: str) -> None:
     projects = InMemoryProjectStore()
-    configure_project("p", {"min_new_labels": 2}, projects, SETTINGS)
+    configure(projects, {"min_new_labels": 2})
     before = projects.get_project("p")
-    with pytest.raises(ValidationError):
-        configure_project("p", changes, projects, SETTINGS)
+    with pytest.raises(InvalidInput) as refused:
+        configure(projects, changes)
+    assert field in {problem["field"] for problem in refused.value.problems}
+    assert all(set(problem) == {"field", "message"} for problem in refused.value.problems)
+    assert all(isinstance(problem["message"], str) and problem["message"] for problem in refused.value.problems)
     assert projects.get_project("p") == before
+
+
+def test_several_mistakes_are_all_reported() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        configure(InMemoryProjectStore(), {"min_examples": 1, "min_new_labels": 0, "hyperparameters": {"n_epochs": 99}})
+    fields = {problem["field"] for problem in refused.value.problems}
+    assert fields == {"min_examples", "min_new_labels", "hyperparameters.n_epochs"}
+
+
+def test_a_model_openai_no_longer_trains_is_refused_on_the_day_it_closes() -> None:
+    projects = InMemoryProjectStore()
+    configure(projects, {"base_model": "gpt-4.1-mini-2025-04-14"}, today=date(2027, 1, 5))
+    with pytest.raises(InvalidInput) as refused:
+        configure(projects, {"min_new_labels": 3}, today=date(2027, 1, 6))
+    messages = " ".join(p["message"] for p in refused.value.problems)
+    assert "stopped accepting new fine-tuning jobs on 2027-01-06" in messages
+
+
+def test_the_stored_project_warns_within_thirty_days_of_a_date() -> None:
+    projects = InMemoryProjectStore()
+    stored = configure(projects, {}, today=date(2026, 12, 10))
+    assert any("2027-01-06" in warning for warning in stored["warnings"])
+    shown = project_view(projects.get_project("p"), CATALOG, date(2026, 11, 1))
+    assert shown["warnings"] == []
 
 
 def test_only_hand_set_hyperparameters_are_sent() -> None:

@@ -1,128 +1,282 @@
-"""ProjectStore on DynamoDB: one item per Labelbox project (configuration + trigger state).
+"""ProjectStore on DynamoDB: one item per Labelbox project (configuration + trigger state), and the project's
+deliveries and counted labels in a second table.
 
-Every state change is a single conditional UpdateItem, so concurrent webhooks cannot both start a run:
-DynamoDB serialises writes to one item, and the condition decides.
+Every state change is conditional, so concurrent webhooks cannot both start a run or count one label twice:
+- the project item holds `pending_labels` and `run_generation` (bumped by every claim);
+- a delivery is one transaction: its record (`delivery#<id>`, once per delivery id), a count marker
+  (`count#<generation>#<key>`, once per label per run) and the project's `ADD pending_labels 1` on the
+  condition that the generation has not moved meanwhile.
+Real DynamoDB cancels transactions that touch the same items at the same time (TransactionConflict); those
+are retried with jittered backoff, and what still conflicts surfaces as a TransientError (the API answers
+503 with Retry-After).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import random
+import time
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import boto3
+from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from labeltune.adapters.dynamodb_runs import _from_dynamo, _to_dynamo
 from labeltune.clock import Clock, iso, system_clock
-from labeltune.errors import UnknownProject
+from labeltune.domain.models import DeliveryOutcome
+from labeltune.domain.trigger_policy import Verdict
+from labeltune.errors import TransientError, UnknownProject
 
-DELIVERY_MARKER_TTL_SECONDS = 7 * 24 * 3600  # Labelbox does not redeliver older events
+DELIVERY_TTL_SECONDS = 7 * 24 * 3600  # Labelbox does not redeliver older events
+COUNT_MARKER_TTL_SECONDS = 90 * 24 * 3600
+DELIVERIES_BY_TIME = "by_time"
+CONFLICT_ATTEMPTS = 6
 
 
-def delivery_marker(project_id: str, delivery_id: str) -> str:
-    """The key of the item that records one counted delivery (same table, expired by TTL)."""
-    return f"delivery#{project_id}#{delivery_id}"
+def delivery_key(delivery_id: str) -> str:
+    return f"delivery#{delivery_id}"
+
+
+def count_key_item(generation: int, count_key: str) -> str:
+    return f"count#{generation}#{count_key}"
 
 
 def _conditional_failed(error: ClientError) -> bool:
     return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
 
 
+def _cancellation_reasons(error: ClientError) -> list[str]:
+    return [str(r.get("Code") or "None") for r in error.response.get("CancellationReasons", [])]
+
+
+def _is_conflict(error: ClientError) -> bool:
+    code = error.response["Error"]["Code"]
+    return code == "TransactionConflictException" or (
+        code == "TransactionCanceledException" and "TransactionConflict" in _cancellation_reasons(error)
+    )
+
+
+def _item(value: Mapping[str, Any]) -> dict[str, Any]:
+    """An item for the resource's client (it serialises Python values itself); None values are left out."""
+    return {k: _to_dynamo(v) for k, v in value.items() if v is not None}
+
+
 class DynamoProjectStore:
-    def __init__(self, table_name: str, resource: Any | None = None, clock: Clock = system_clock) -> None:
-        self._table = (resource or boto3.resource("dynamodb")).Table(table_name)
+    def __init__(
+        self,
+        table_name: str,
+        deliveries_table_name: str | None = None,
+        resource: Any | None = None,
+        clock: Clock = system_clock,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        dynamodb = resource or boto3.resource("dynamodb")
+        self._table = dynamodb.Table(table_name)
+        self._deliveries = dynamodb.Table(deliveries_table_name) if deliveries_table_name else None
         self._clock = clock
+        self._sleep = sleep
+
+    def _retrying(self, operation: Callable[[], Any]) -> Any:
+        """Run one conditional write, again after a transaction conflict (full jitter, about 2 s at most)."""
+        for attempt in range(CONFLICT_ATTEMPTS):
+            try:
+                return operation()
+            except ClientError as error:
+                if not _is_conflict(error):
+                    raise
+                if attempt == CONFLICT_ATTEMPTS - 1:
+                    raise TransientError("DynamoDB transaction conflict persisted; retry later") from error
+                self._sleep(random.uniform(0, min(1.0, 0.05 * 2**attempt)))
+        raise AssertionError("unreachable")
 
     def get_project(self, project_id: str) -> dict[str, Any] | None:
         item = self._table.get_item(Key={"project_id": project_id}, ConsistentRead=True).get("Item")
         return _from_dynamo(item) if item else None
 
     def put_config(self, project_id: str, config: Mapping[str, Any]) -> dict[str, Any]:
-        """Create or replace the configuration; trigger state (pending events, in-flight run) is kept."""
-        result = self._table.update_item(
-            Key={"project_id": project_id},
-            UpdateExpression="SET #config = :config, updated_at = :now, "
-            "created_at = if_not_exists(created_at, :now), pending_events = if_not_exists(pending_events, :zero)",
-            ExpressionAttributeNames={"#config": "config"},
-            ExpressionAttributeValues={":config": _to_dynamo(dict(config)), ":now": iso(self._clock()), ":zero": 0},
-            ReturnValues="ALL_NEW",
+        """Create or replace the configuration; trigger state (pending labels, in-flight run) is kept."""
+        result = self._retrying(
+            lambda: self._table.update_item(
+                Key={"project_id": project_id},
+                UpdateExpression="SET #config = :config, updated_at = :now, "
+                "created_at = if_not_exists(created_at, :now), pending_labels = if_not_exists(pending_labels, :zero)",
+                ExpressionAttributeNames={"#config": "config"},
+                ExpressionAttributeValues={":config": _to_dynamo(dict(config)), ":now": iso(self._clock()), ":zero": 0},
+                ReturnValues="ALL_NEW",
+            )
         )
         return _from_dynamo(result["Attributes"])
 
-    def record_events(self, project_id: str, delivery_id: str) -> dict[str, Any]:
-        """One transaction: a marker item for the delivery (expired by TTL after a week) and the count.
-        A repeat finds the marker and counts nothing, even if the first attempt's reply was never sent."""
-        client = self._table.meta.client
-        try:
-            client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table.name,
-                            "Item": {
-                                "project_id": delivery_marker(project_id, delivery_id),
-                                "expires_at": int(self._clock().timestamp()) + DELIVERY_MARKER_TTL_SECONDS,
-                            },
-                            "ConditionExpression": "attribute_not_exists(project_id)",
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self._table.name,
-                            "Key": {"project_id": project_id},
-                            "UpdateExpression": "ADD pending_events :one SET last_event_at = :now",
-                            "ConditionExpression": "attribute_exists(project_id)",
-                            "ExpressionAttributeValues": {":one": 1, ":now": iso(self._clock())},
-                        }
-                    },
-                ]
-            )
-        except client.exceptions.TransactionCanceledException as error:
-            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-                raise UnknownProject(project_id) from error
-            if not reasons or reasons[0] != "ConditionalCheckFailed":
-                raise
-            # reasons[0]: this delivery was counted before; nothing to add
-        project = self.get_project(project_id)
-        if project is None:
-            raise UnknownProject(project_id)
-        return project
+    # -- deliveries ------------------------------------------------------------------------------------
+    def _deliveries_table(self) -> Any:
+        if self._deliveries is None:
+            raise RuntimeError("DynamoProjectStore was built without a deliveries table")
+        return self._deliveries
 
+    def record_delivery(
+        self, project_id: str, delivery_id: str, record: Mapping[str, Any], count_key: str | None
+    ) -> DeliveryOutcome:
+        deliveries = self._deliveries_table()
+        client = deliveries.meta.client
+        now = self._clock()
+        expires = int(now.timestamp())
+        base = {
+            "project_id": project_id,
+            "item_key": delivery_key(delivery_id),
+            "delivery_id": delivery_id,
+            "received_at": iso(now),
+            "expires_at": expires + DELIVERY_TTL_SECONDS,
+            **record,
+        }
+
+        def put_record(verdict: str, counted: bool) -> bool:
+            """The record alone (a delivery that counts nothing); False when the delivery id was seen before."""
+            try:
+                deliveries.put_item(
+                    Item=_item({**base, "verdict": verdict, "counted": counted}),
+                    ConditionExpression="attribute_not_exists(item_key)",
+                )
+            except ClientError as error:
+                if _conditional_failed(error):
+                    return False
+                raise
+            return True
+
+        def outcome(first: bool, counted: bool, verdict: str) -> DeliveryOutcome:
+            project = self.get_project(project_id)
+            if project is None:
+                raise UnknownProject(project_id)
+            return DeliveryOutcome(
+                first=first,
+                counted=counted,
+                verdict=verdict,
+                pending_labels=int(project.get("pending_labels", 0)),
+                active_run_id=project.get("active_run_id"),
+            )
+
+        if self.get_project(project_id) is None:
+            raise UnknownProject(project_id)
+        if count_key is None:
+            verdict = str(record.get("verdict") or Verdict.TOPIC_NOT_COUNTED)
+            return outcome(self._retrying(lambda: put_record(verdict, False)), False, verdict)
+
+        while True:
+            project = self.get_project(project_id)
+            if project is None:
+                raise UnknownProject(project_id)
+            generation = int(project.get("run_generation", 0))
+            try:
+                self._retrying(
+                    partial(
+                        client.transact_write_items,
+                        TransactItems=[
+                            {
+                                "Put": {
+                                    "TableName": deliveries.name,
+                                    "Item": _item({**base, "verdict": Verdict.COUNTED.value, "counted": True}),
+                                    "ConditionExpression": "attribute_not_exists(item_key)",
+                                }
+                            },
+                            {
+                                "Put": {
+                                    "TableName": deliveries.name,
+                                    "Item": _item(
+                                        {
+                                            "project_id": project_id,
+                                            "item_key": count_key_item(generation, count_key),
+                                            "delivery_id": delivery_id,
+                                            "expires_at": expires + COUNT_MARKER_TTL_SECONDS,
+                                        }
+                                    ),
+                                    "ConditionExpression": "attribute_not_exists(item_key)",
+                                }
+                            },
+                            {
+                                "Update": {
+                                    "TableName": self._table.name,
+                                    "Key": _item({"project_id": project_id}),
+                                    "UpdateExpression": "ADD pending_labels :one SET last_event_at = :now",
+                                    "ConditionExpression": "attribute_exists(project_id) AND "
+                                    "(run_generation = :generation OR "
+                                    "(attribute_not_exists(run_generation) AND :generation = :zero))",
+                                    "ExpressionAttributeValues": _item(
+                                        {":one": 1, ":now": iso(now), ":generation": generation, ":zero": 0}
+                                    ),
+                                }
+                            },
+                        ],
+                    )
+                )
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                reasons = _cancellation_reasons(error)
+                if reasons[0] == "ConditionalCheckFailed":  # this delivery id was recorded before
+                    return outcome(False, False, Verdict.ALREADY_COUNTED)
+                if reasons[1] == "ConditionalCheckFailed":  # this label counted since the last claim
+                    first = self._retrying(lambda: put_record(Verdict.ALREADY_COUNTED, False))
+                    return outcome(first, False, Verdict.ALREADY_COUNTED)
+                if reasons[2] == "ConditionalCheckFailed":  # a claim moved the generation, or the project went
+                    continue
+                raise
+            return outcome(True, True, Verdict.COUNTED)
+
+    def list_deliveries(self, project_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        page = self._deliveries_table().query(
+            IndexName=DELIVERIES_BY_TIME,
+            KeyConditionExpression=Key("project_id").eq(project_id),
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [
+            {k: v for k, v in _from_dynamo(item).items() if k not in ("item_key", "expires_at")}
+            for item in page.get("Items", [])
+        ]
+
+    # -- the in-flight run ------------------------------------------------------------------------------
     def claim_run(self, project_id: str, run_id: str, min_pending: int, stale_before: str) -> int | None:
-        try:
-            result = self._table.update_item(
+        def claim() -> Any:
+            return self._table.update_item(
                 Key={"project_id": project_id},
                 UpdateExpression="SET active_run_id = :run, active_run_started_at = :now, "
-                "active_run_events = pending_events, pending_events = :zero, last_run_id = :run",
-                ConditionExpression="attribute_exists(project_id) AND pending_events >= :min AND "
+                "active_run_labels = pending_labels, pending_labels = :zero, last_run_id = :run, "
+                "run_generation = if_not_exists(run_generation, :zero) + :one",
+                ConditionExpression="attribute_exists(project_id) AND pending_labels >= :min AND "
                 "(attribute_not_exists(active_run_id) OR active_run_started_at < :stale)",
                 ExpressionAttributeValues={
                     ":run": run_id,
                     ":now": iso(self._clock()),
                     ":zero": 0,
+                    ":one": 1,
                     ":min": min_pending,
                     ":stale": stale_before,
                 },
                 ReturnValues="ALL_NEW",
             )
+
+        try:
+            result = self._retrying(claim)
         except ClientError as error:
             if not _conditional_failed(error):
                 raise
-            # A retry of the claim that already won must not reset the events counted since.
+            # A retry of the claim that already won must not reset the labels counted since.
             project = self.get_project(project_id) or {}
-            return int(project.get("active_run_events", 0)) if project.get("active_run_id") == run_id else None
-        return int(_from_dynamo(result["Attributes"]).get("active_run_events", 0))
+            return int(project.get("active_run_labels", 0)) if project.get("active_run_id") == run_id else None
+        return int(_from_dynamo(result["Attributes"]).get("active_run_labels", 0))
 
-    def release_run(self, project_id: str, run_id: str, return_events: int = 0) -> dict[str, Any] | None:
+    def release_run(self, project_id: str, run_id: str, return_labels: int = 0) -> dict[str, Any] | None:
         try:
-            result = self._table.update_item(
-                Key={"project_id": project_id},
-                UpdateExpression="REMOVE active_run_id, active_run_started_at, active_run_events "
-                "SET last_run_finished_at = :now ADD pending_events :returned",
-                ConditionExpression="active_run_id = :run",
-                ExpressionAttributeValues={":run": run_id, ":now": iso(self._clock()), ":returned": return_events},
-                ReturnValues="ALL_NEW",
+            result = self._retrying(
+                lambda: self._table.update_item(
+                    Key={"project_id": project_id},
+                    UpdateExpression="REMOVE active_run_id, active_run_started_at, active_run_labels "
+                    "SET last_run_finished_at = :now ADD pending_labels :returned",
+                    ConditionExpression="active_run_id = :run",
+                    ExpressionAttributeValues={":run": run_id, ":now": iso(self._clock()), ":returned": return_labels},
+                    ReturnValues="ALL_NEW",
+                )
             )
         except ClientError as error:
             if _conditional_failed(error):

@@ -10,6 +10,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from labeltune.clock import Clock, iso, system_clock
+from labeltune.domain.models import START_FAILED
 
 PROJECT_INDEX = "by_project"
 
@@ -44,7 +45,12 @@ class DynamoRunStore:
         stamp = iso(self._clock())
         item = {"run_id": run_id, "project_id": project_id, "created_at": stamp, "updated_at": stamp, **attributes}
         try:
-            self._table.put_item(Item=_to_dynamo(item), ConditionExpression="attribute_not_exists(run_id)")
+            self._table.put_item(
+                Item=_to_dynamo(item),
+                ConditionExpression="attribute_not_exists(run_id) OR #error = :start_failed",
+                ExpressionAttributeNames={"#error": "error"},
+                ExpressionAttributeValues={":start_failed": START_FAILED},
+            )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False

@@ -22,3 +22,12 @@ class StepFunctionsStarter:
         except self._sfn.exceptions.ExecutionAlreadyExists:
             return False
         return True
+
+    def execution_arn(self, run_id: str) -> str:
+        return self.state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{run_id}"
+
+    def status(self, run_id: str) -> str | None:
+        try:
+            return str(self._sfn.describe_execution(executionArn=self.execution_arn(run_id))["status"])
+        except self._sfn.exceptions.ExecutionDoesNotExist:
+            return None

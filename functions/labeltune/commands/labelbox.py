@@ -58,38 +58,38 @@ def _project_store(table_name: str, region: str | None) -> Any:
 
 
 def _targets(args: argparse.Namespace) -> tuple[str, str, str]:
-    """(webhook url, secret arn, projects table) from --stack or from the three explicit options."""
-    explicit = (args.url, args.secret_arn, args.projects_table)
+    """(webhook url, secret name prefix, projects table) from --stack or from the three explicit options."""
+    explicit = (args.url, args.secret_prefix, args.projects_table)
     if args.stack:
         if any(explicit):
-            raise ConfigurationError("give either --stack or --url/--secret-arn/--projects-table, not both")
+            raise ConfigurationError("give either --stack or --url/--secret-prefix/--projects-table, not both")
         targets = stack_targets(_aws_client("cloudformation", args.region), args.stack)
-        return targets.webhook_url, targets.secret_arn, targets.projects_table
+        return targets.webhook_url, targets.secret_prefix, targets.projects_table
     if not all(explicit):
-        raise ConfigurationError("give --stack NAME, or all of --url, --secret-arn and --projects-table")
-    return args.url, args.secret_arn, args.projects_table
+        raise ConfigurationError("give --stack NAME, or all of --url, --secret-prefix and --projects-table")
+    return args.url, args.secret_prefix, args.projects_table
 
 
 def _connect(args: argparse.Namespace) -> int:
-    url, secret_arn, table = _targets(args)
+    url, secret_prefix, table = _targets(args)
     report = connect_project(
         _labelbox_client(),
         _aws_client("secretsmanager", args.region),
         _project_store(table, args.region),
         args.project,
         webhook_url=url,
-        secret_arn=secret_arn,
+        secret_prefix=secret_prefix,
         topics=tuple(args.topics),
         rotate_secret=args.rotate_secret,
     )
     secret_said = {
         "kept": "kept (already registered with Labelbox)",
-        "generated": "generated a new hex secret and stored it",
-        "rotated": "ROTATED: generated a new hex secret and stored it",
+        "generated": "generated the project's own hex secret and stored it",
+        "rotated": "ROTATED: generated a new hex secret for the project and stored it",
     }[report.secret_action]
     print(f"Project:        {report.project_id} ({report.project_name})")
     print(f"Configuration:  {'default written to ' + table if report.config_written else 'kept (exists)'}")
-    print(f"Webhook secret: {secret_said}  [{report.secret_arn}] (value not shown)")
+    print(f"Webhook secret: {secret_said}  [{report.secret_name}] (value not shown)")
     print(f"Webhook:        {report.webhook.webhook_id} -> {report.webhook_url}")
     print(f"Topics:         {', '.join(report.topics)}")
     if report.webhook.deactivated:
@@ -182,13 +182,13 @@ def register(sub: Any) -> None:
     connect = commands.add_parser(
         "connect",
         help="register the stack's webhook for a project and give it a default configuration",
-        description="Registers the webhook (hex secret from the stack's Secrets Manager secret), and writes the "
-        "default project configuration unless one exists. One secret serves every project of a stack.",
+        description="Creates the project's own webhook secret in Secrets Manager (hex; kept if it exists), "
+        "registers the webhook with it, and writes the default project configuration unless one exists.",
     )
     connect.add_argument("--project", required=True, help="Labelbox project id")
     connect.add_argument("--stack", help="CloudFormation stack name (reads its outputs)")
     connect.add_argument("--url", help="webhook URL (the stack's WebhookUrl output)")
-    connect.add_argument("--secret-arn", help="the stack's LabelboxWebhookSecretArn output")
+    connect.add_argument("--secret-prefix", help="the stack's ProjectWebhookSecretPrefix output")
     connect.add_argument("--projects-table", help="the stack's ProjectsTableName output")
     connect.add_argument(
         "--topics",
@@ -201,8 +201,7 @@ def register(sub: Any) -> None:
     connect.add_argument(
         "--rotate-secret",
         action="store_true",
-        help="replace a secret already registered with Labelbox: breaks every other project's "
-        "webhook until it is connected again",
+        help="replace the project's secret: its earlier webhooks are deactivated and a new one registered",
     )
     connect.add_argument("--region", help="AWS region (default: the boto3 configuration)")
     connect.set_defaults(func=_run(_connect))

@@ -1,15 +1,114 @@
-"""`labeltune demo` and `labeltune local up`: the embedded local stack."""
+"""`labeltune demo` and `labeltune local up`: the embedded local stack.
+
+Bad options and input files (a missing export, nonsense durations, a taken port) end the command with one
+line on stderr and exit status 2, before any server starts: argparse `type=` functions check the options,
+and `labeltune.cli.main` prints the UsageError and StackError these commands raise.
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import stat
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from labeltune.local.stack import repo_root
+from labeltune.local.stack import PortUnavailable, StackError, repo_root
+
+if TYPE_CHECKING:
+    from labeltune.local.stack import LocalStack
+
+# What an operator typed for each StackOptions port setting, for the messages.
+PORT_OPTIONS = {"api_port": "--api-port", "moto_port": "--moto-port", "emulator_port": "--emulator-port"}
+
+
+class UsageError(Exception):
+    """Something the operator must fix in the command line or its input files (one line, exit status 2)."""
+
+
+# The errors `labeltune.cli.main` reports as one line instead of a traceback.
+OPERATOR_ERRORS: tuple[type[Exception], ...] = (UsageError, StackError)
+
+
+def default_export() -> Path:
+    """The committed example export, standing in for Labelbox."""
+    return repo_root() / "examples" / "labelbox_export.ndjson"
+
+
+# -- argparse `type=` checks: each raises ArgumentTypeError with the message the operator sees ------------
+
+
+def export_file(value: str) -> Path:
+    """An existing, readable, non-empty regular file (else the stack would start and then fail on it)."""
+    path = Path(value).expanduser()
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise argparse.ArgumentTypeError(f"no export file at {path}") from None
+    except OSError as error:
+        raise argparse.ArgumentTypeError(f"cannot read the export file {path}: {error.strerror}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise argparse.ArgumentTypeError(f"{path} is a directory, not an export file")
+    if not stat.S_ISREG(info.st_mode):
+        raise argparse.ArgumentTypeError(f"{path} is not a regular file")
+    if info.st_size == 0:
+        raise argparse.ArgumentTypeError(f"the export file {path} is empty")
+    if not os.access(path, os.R_OK):
+        raise argparse.ArgumentTypeError(f"cannot read the export file {path}: permission denied")
+    return path
+
+
+def positive_seconds(value: str) -> float:
+    """A finite number of seconds above 0 (float() alone takes "-5", "nan" and "inf")."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds above 0, not {value!r}")
+    return seconds
+
+
+def positive_whole_seconds(value: str) -> int:
+    """A whole number of seconds, at least 1 (0 would poll without pause, a negative wait is invalid)."""
+    try:
+        seconds = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of seconds: {value!r}") from None
+    if seconds < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 second, not {value!r}")
+    return seconds
+
+
+def port_number(value: str) -> int:
+    """A TCP port, 0-65535; 0 means any free port."""
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535 (0: any free port), not {value!r}")
+    return port
+
+
+def _export(args: argparse.Namespace) -> Path:
+    """--export, or the example export checked the same way (it may be missing outside a checkout)."""
+    if args.export is not None:
+        return Path(args.export)
+    try:
+        return export_file(str(default_export()))
+    except argparse.ArgumentTypeError as error:
+        raise UsageError(f"{error} (give one with --export)") from None
+
+
+def _port_message(error: PortUnavailable) -> str:
+    return error.describe(PORT_OPTIONS)
+
+
+# -- the commands ---------------------------------------------------------------------------------------
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -19,60 +118,87 @@ def _demo(args: argparse.Namespace) -> int:
     options = StackOptions(
         poll_interval_seconds=args.poll_interval or (60 if args.real_openai else 1),
         job_duration_seconds=args.job_seconds,
+        api_port=args.api_port,
+        moto_port=args.moto_port,
+        emulator_port=args.emulator_port,
         openai_api_key=os.environ.get("OPENAI_API_KEY") if args.real_openai else None,
         labelbox_api_key=os.environ.get("LABELBOX_API_KEY") if args.real_labelbox else None,
     )
     if args.real_openai and not options.openai_api_key:
-        print("--real-openai needs OPENAI_API_KEY in the environment", file=sys.stderr)
-        return 2
+        raise UsageError("--real-openai needs OPENAI_API_KEY in the environment")
     if args.real_labelbox and not options.labelbox_api_key:
-        print("--real-labelbox needs LABELBOX_API_KEY in the environment", file=sys.stderr)
-        return 2
-    return run_demo(Path(args.export), args.project, sys.stdout, options)
+        raise UsageError("--real-labelbox needs LABELBOX_API_KEY in the environment")
+    # With --real-labelbox Labelbox itself is the source and no export file is read.
+    export = (args.export or default_export()) if args.real_labelbox else _export(args)
+    try:
+        return run_demo(export, args.project, sys.stdout, options)
+    except PortUnavailable as error:
+        raise UsageError(_port_message(error)) from error
 
 
 def _local_up(args: argparse.Namespace) -> int:
-    from labeltune.local.stack import EMULATED, LocalStack, StackOptions
+    from labeltune.local.stack import LocalStack, StackOptions
 
+    export = _export(args)
     options = StackOptions(api_port=args.api_port, moto_port=args.moto_port, emulator_port=args.emulator_port)
-    with LocalStack(options=options) as stack:
-        stack.upload_export(args.project, Path(args.export))
-        stack.configure_project(args.project)
-        assert stack.resources is not None and stack.emulator is not None
-        print("labeltune local stack (LOCAL: all services emulated)")
-        for service, how in EMULATED.items():
-            print(f"  {service}: {how}")
-        print(f"API:              {stack.api_url}  (POST /webhooks/labelbox, /projects/{{id}}/runs, /runs/{{id}})")
-        print(
-            f"AWS (moto):       export AWS_ENDPOINT_URL={stack.moto_url} AWS_ACCESS_KEY_ID=local "
-            "AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1"
-        )
-        print(f"OpenAI emulator:  {stack.emulator.base_url}")
-        print(f"Webhook secret:   {stack.webhook_secret}")
-        print(f"State machine:    {stack.resources.state_machine_arn}")
-        print(f"Runs table:       {stack.resources.table_name}   Bucket: {stack.resources.bucket_name}")
-        print(f"Try:              curl -X POST {stack.api_url}/projects/{args.project}/runs")
-        print("Ctrl-C stops the stack.", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            return 0
+    try:
+        with LocalStack(options=options) as stack:
+            return _serve(stack, args.project, export)
+    except PortUnavailable as error:
+        raise UsageError(_port_message(error)) from error
+
+
+def _serve(stack: LocalStack, project: str, export: Path) -> int:
+    """Print how to reach the stack, then keep it up until Ctrl-C."""
+    from labeltune.local.stack import EMULATED
+
+    stack.upload_export(project, export)
+    stack.configure_project(project)
+    assert stack.resources is not None and stack.emulator is not None
+    print("labeltune local stack (LOCAL: all services emulated)")
+    for service, how in EMULATED.items():
+        print(f"  {service}: {how}")
+    print(f"API:              {stack.api_url}  (POST /webhooks/labelbox, /projects/{{id}}/runs, /runs/{{id}})")
+    print(
+        f"AWS (moto):       export AWS_ENDPOINT_URL={stack.moto_url} AWS_ACCESS_KEY_ID=local "
+        "AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1"
+    )
+    print(f"OpenAI emulator:  {stack.emulator.base_url}")
+    print(f"Webhook secret:   {stack.webhook_secret(project)}  (project {project}; each project has its own)")
+    print(f"State machine:    {stack.resources.state_machine_arn}")
+    print(f"Runs table:       {stack.resources.table_name}   Bucket: {stack.resources.bucket_name}")
+    print(f"Try:              curl -X POST {stack.api_url}/projects/{project}/runs")
+    print("Ctrl-C stops the stack.", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _add_port_options(parser: argparse.ArgumentParser, api: int, moto: int, emulator: int) -> None:
+    any_free = "0: any free port"
+    parser.add_argument("--api-port", type=port_number, default=api, help=f"the API's port ({any_free})")
+    parser.add_argument("--moto-port", type=port_number, default=moto, help=f"moto's (AWS) port ({any_free})")
+    parser.add_argument(
+        "--emulator-port", type=port_number, default=emulator, help=f"the OpenAI emulator's port ({any_free})"
+    )
 
 
 def register(sub: Any) -> None:
-    default_export = str(repo_root() / "examples" / "labelbox_export.ndjson")
+    """`sub` comes from labeltune.cli, whose parser class takes `one_line_errors`."""
+    export_help = f"Labelbox export (NDJSON) standing in for Labelbox (default: {default_export()})"
 
-    demo = sub.add_parser("demo", help="run the whole pipeline once on the local stack")
-    demo.add_argument("--export", default=default_export, help="Labelbox export (NDJSON) standing in for Labelbox")
+    demo = sub.add_parser("demo", help="run the whole pipeline once on the local stack", one_line_errors=True)
+    demo.add_argument("--export", type=export_file, default=None, help=export_help)
     demo.add_argument("--project", default="clx-support-summaries-demo")
     demo.add_argument(
         "--poll-interval",
-        type=int,
+        type=positive_whole_seconds,
         default=None,
         help="seconds between fine-tune status checks (default 1, or 60 with --real-openai)",
     )
-    demo.add_argument("--job-seconds", type=float, default=3.0, help="how long the emulated fine-tune takes")
+    demo.add_argument("--job-seconds", type=positive_seconds, default=3.0, help="how long the emulated fine-tune takes")
     demo.add_argument(
         "--real-openai",
         action="store_true",
@@ -83,14 +209,13 @@ def register(sub: Any) -> None:
         action="store_true",
         help="export --project from the real Labelbox with $LABELBOX_API_KEY instead of --export",
     )
-    demo.set_defaults(func=_demo)
+    _add_port_options(demo, api=0, moto=0, emulator=0)
+    demo.set_defaults(func=_demo, command_name="demo")
 
     local = sub.add_parser("local", help="the local stack")
     local_sub = local.add_subparsers(dest="local_command", required=True)
-    up = local_sub.add_parser("up", help="start the local stack and keep it running")
-    up.add_argument("--export", default=default_export)
+    up = local_sub.add_parser("up", help="start the local stack and keep it running", one_line_errors=True)
+    up.add_argument("--export", type=export_file, default=None, help=export_help)
     up.add_argument("--project", default="clx-support-summaries-demo")
-    up.add_argument("--api-port", type=int, default=8000)
-    up.add_argument("--moto-port", type=int, default=5000)
-    up.add_argument("--emulator-port", type=int, default=8100)
-    up.set_defaults(func=_local_up)
+    _add_port_options(up, api=8000, moto=5000, emulator=8100)
+    up.set_defaults(func=_local_up, command_name="local up")

@@ -22,7 +22,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple, TypeGuard
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from labeltune.domain.models import ChatExample, Rejection
 
@@ -36,9 +36,13 @@ DONE = "DONE"
 class FieldMapping(BaseModel):
     """Where the prompt and the response live in a project's export."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    prompt_from: str = "row_data"  # "row_data", or a classification name / feature schema id
-    response_classification: str | None = None  # None: the row's single free-text classification
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    prompt_from: str = Field(
+        "row_data", min_length=1, max_length=256, description='"row_data", or a classification name / feature schema id'
+    )
+    response_classification: str | None = Field(
+        None, min_length=1, max_length=256, description="None: the row's single free-text classification"
+    )
 
 
 class Reason:

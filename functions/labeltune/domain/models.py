@@ -68,6 +68,10 @@ class FineTuneJob(BaseModel):
     trained_tokens: int | None = None
     error_code: str | None = None
     error_message: str | None = None
+    created_at: int | None = Field(None, description="when the provider created it (Unix seconds), for ordering")
+
+
+START_FAILED = "StartFailed"  # the error of a run whose execution never started: its run id may start afresh
 
 
 class RunStatus(StrEnum):
@@ -90,3 +94,14 @@ class ModelMetrics(BaseModel):
     leaks_by_type: dict[str, int] = Field(default_factory=dict)
     errors: int = Field(0, description="Examples the model failed to answer (ROUGE-L 0, not in the leak rate)")
     error_rate: float = Field(0.0, description="Share of examples the model failed to answer")
+
+
+class DeliveryOutcome(BaseModel):
+    """What recording one webhook delivery did."""
+
+    model_config = ConfigDict(frozen=True)
+    first: bool = Field(description="False when this delivery id was recorded before (a redelivery)")
+    counted: bool = Field(description="True when it added a label to the project's pending count")
+    verdict: str = Field(description="trigger_policy.Verdict: why it counted or not")
+    pending_labels: int
+    active_run_id: str | None = None

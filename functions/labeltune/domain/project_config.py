@@ -7,7 +7,8 @@ the chat and whose single free-text classification holds the human-written summa
 
 from __future__ import annotations
 
-from typing import Literal
+import math
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -21,6 +22,20 @@ DEFAULT_SYSTEM_PROMPT = (
 DEFAULT_BASE_MODEL = "gpt-4.1-mini-2025-04-14"
 
 
+def _auto_or_number(value: Any, name: str, *, integer: bool, low: float, high: float | None) -> int | float | str:
+    """ "auto", or a number in range: one plain message for anything else (no union noise from pydantic)."""
+    if value == "auto":
+        return "auto"
+    bound = f"between {low:g} and {high:g}" if high is not None else f"above {low:g}"
+    kind = "a whole number" if integer else "a number"
+    number_like = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number_like or not math.isfinite(value) or (integer and value != int(value)):
+        raise ValueError(f'{name} must be "auto" or {kind} {bound}')
+    if (high is not None and not low <= value <= high) or (high is None and value <= low):
+        raise ValueError(f'{name} must be "auto" or {kind} {bound}')
+    return int(value) if integer else float(value)
+
+
 class Hyperparameters(BaseModel):
     """OpenAI supervised fine-tuning hyperparameters; "auto" lets the provider choose."""
 
@@ -29,26 +44,20 @@ class Hyperparameters(BaseModel):
     batch_size: int | Literal["auto"] = Field("auto", description="1-256")
     learning_rate_multiplier: float | Literal["auto"] = Field("auto", description="> 0")
 
-    @field_validator("n_epochs")
+    @field_validator("n_epochs", mode="plain")
     @classmethod
-    def _epochs(cls, value: int | str) -> int | str:
-        if isinstance(value, int) and not 1 <= value <= 50:
-            raise ValueError("n_epochs must be between 1 and 50")
-        return value
+    def _epochs(cls, value: Any) -> int | float | str:
+        return _auto_or_number(value, "n_epochs", integer=True, low=1, high=50)
 
-    @field_validator("batch_size")
+    @field_validator("batch_size", mode="plain")
     @classmethod
-    def _batch(cls, value: int | str) -> int | str:
-        if isinstance(value, int) and not 1 <= value <= 256:
-            raise ValueError("batch_size must be between 1 and 256")
-        return value
+    def _batch(cls, value: Any) -> int | float | str:
+        return _auto_or_number(value, "batch_size", integer=True, low=1, high=256)
 
-    @field_validator("learning_rate_multiplier")
+    @field_validator("learning_rate_multiplier", mode="plain")
     @classmethod
-    def _lr(cls, value: float | str) -> float | str:
-        if isinstance(value, float | int) and value <= 0:
-            raise ValueError("learning_rate_multiplier must be positive")
-        return value
+    def _lr(cls, value: Any) -> int | float | str:
+        return _auto_or_number(value, "learning_rate_multiplier", integer=False, low=0, high=None)
 
     def explicit(self) -> dict[str, int | float]:
         """Only the values set by hand: "auto" is the provider's default and is not sent."""
@@ -58,7 +67,7 @@ class Hyperparameters(BaseModel):
 class EvaluationThresholds(BaseModel):
     """What a tuned model must reach for the run to be marked as passing its evaluation."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
     max_leak_rate: float = Field(0.0, ge=0, le=1, description="share of outputs allowed to leak PII")
     min_rouge_l: float = Field(0.0, ge=0, le=1, description="mean ROUGE-L the tuned model must reach")
     max_error_rate: float = Field(0.0, ge=0, le=1, description="share of held-out examples it may fail to answer")
@@ -76,17 +85,20 @@ class EvaluationThresholds(BaseModel):
 
 
 class ProjectConfig(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    """Validated as a whole: shape and bounds here; whether the base model can be trained today is the
+    model catalog's answer (labeltune.catalog), checked where the date is known."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
     mapping: FieldMapping = FieldMapping()
-    system_prompt: str = Field(DEFAULT_SYSTEM_PROMPT, min_length=1)
-    base_model: str = DEFAULT_BASE_MODEL
+    system_prompt: str = Field(DEFAULT_SYSTEM_PROMPT, min_length=1, max_length=20_000)
+    base_model: str = Field(DEFAULT_BASE_MODEL, min_length=1, max_length=256, pattern=r"^\S+$")
     hyperparameters: Hyperparameters = Hyperparameters()
     split: SplitRatios = SplitRatios()
-    min_examples: int = Field(10, ge=10, description="OpenAI needs at least 10 training examples")
-    min_new_labels: int = Field(1, ge=1, description="approval events that trigger a run")
+    min_examples: int = Field(10, ge=10, le=1_000_000, description="OpenAI needs at least 10 training examples")
+    min_new_labels: int = Field(1, ge=1, le=1_000_000, description="distinct approved labels that trigger a run")
     max_tokens_per_example: int | None = Field(
-        None, ge=1, description="longest example kept, in tokens; None: the base model's own limit"
+        None, ge=1, le=10_000_000, description="longest example kept, in tokens; None: the base model's own limit"
     )
     trigger_topics: tuple[Literal["WORKFLOW_ACTION", "LABEL_CREATED", "LABEL_UPDATED"], ...] = Field(
         ("WORKFLOW_ACTION",),

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import hashlib
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from labeltune.domain.models import SplitName
 
 
 class SplitRatios(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    train: float = 0.8
-    validation: float = 0.1
-    eval: float = 0.1
+    train: float = Field(0.8, ge=0, le=1)
+    validation: float = Field(0.1, ge=0, le=1)
+    eval: float = Field(0.1, ge=0, le=1)
 
     @model_validator(mode="after")
     def _sum_to_one(self) -> SplitRatios:

@@ -1,89 +1,122 @@
 """The HTTP API: the Labelbox webhook, project configuration and runs.
 
-`app` is a Powertools HttpResolverLocal: the same object is the Lambda handler (API Gateway payload
-format 1.0) and an ASGI app that uvicorn serves in the local stack.
+One set of routes (`build_app`) served two ways: `handler` is the Lambda entry point on an
+`APIGatewayRestResolver`, which reads and answers API Gateway's payload format 1.0 (every route in
+template.yaml declares 1.0); `local_app()` builds the same routes on Powertools' ASGI `HttpResolverLocal`
+for uvicorn in the local stack. Client faults raise and are answered in one shape (handlers/http_errors.py).
 """
 
 from __future__ import annotations
 
 import base64
-import json
-from typing import Any
+from typing import Any, TypeVar
 
-from aws_lambda_powertools.event_handler import HttpResolverLocal, Response, content_types
-from pydantic import ValidationError
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, HttpResolverLocal, Response
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 
+from labeltune.domain.identifiers import is_project_id
+from labeltune.domain.json_input import parse_json_object
+from labeltune.domain.run_ids import is_valid_run_id
+from labeltune.handlers.http_errors import HttpError, json_response, register_error_handlers
 from labeltune.handlers.observability import lambda_entry, logger
-from labeltune.pipeline.projects import configure_project
+from labeltune.pipeline.projects import configure_project, project_view
 from labeltune.pipeline.trigger import Reply, accept_labelbox_webhook, request_manual_run
 from labeltune.wiring import services
 
-app = HttpResolverLocal()
+MAX_CONFIG_BYTES = 64 * 1024  # a project configuration is a few hundred bytes
+
+App = TypeVar("App", bound=ApiGatewayResolver)
 
 
-def _raw_body() -> bytes:
-    """The exact bytes received: the signature is computed over them."""
-    event = app.current_event
-    body = event.body or ""
-    return base64.b64decode(body) if event.is_base64_encoded else body.encode("utf-8")
+def checked_project_id(value: str) -> str:
+    if not is_project_id(value):
+        raise HttpError(400, "invalid project id: 1-128 letters, digits, '-' or '_'")
+    return value
 
 
-def _json(status_code: int, body: Any) -> Response:
-    return Response(status_code=status_code, content_type=content_types.APPLICATION_JSON, body=body)
+def build_app(app: App) -> App:
+    """Register every route and error handler on `app` (a Lambda resolver, or the ASGI one)."""
+    register_error_handlers(app)
+
+    def raw_body() -> bytes:
+        """The exact bytes received: the signature is computed over them."""
+        event = app.current_event
+        body = event.body or ""
+        return base64.b64decode(body) if event.is_base64_encoded else body.encode("utf-8")
+
+    def respond(reply: Reply) -> Response:
+        return json_response(reply.status_code, reply.body)
+
+    @app.post("/webhooks/labelbox")
+    def labelbox_webhook() -> Response:
+        svc = services()
+        svc.once.register_lambda_context(app.lambda_context)
+        headers = dict(app.current_event.headers or {})
+        reply = accept_labelbox_webhook(raw_body(), headers, svc.trigger, svc.once)
+        logger.info(
+            "labelbox webhook",
+            extra={k: reply.body.get(k) for k in ("delivery_id", "project_id", "run_id", "counted")}
+            | {"status": reply.status_code},
+        )
+        return respond(reply)
+
+    @app.put("/projects/<project_id>")
+    def put_project(project_id: str) -> Response:
+        project_id = checked_project_id(project_id)
+        body = raw_body()
+        if len(body) > MAX_CONFIG_BYTES:
+            raise HttpError(413, f"a project configuration is at most {MAX_CONFIG_BYTES} bytes")
+        changes = parse_json_object(body or b"{}")
+        svc = services()
+        stored = configure_project(project_id, changes, svc.projects, svc.catalog, svc.clock().date())
+        return json_response(200, stored)
+
+    @app.get("/projects/<project_id>")
+    def get_project(project_id: str) -> Response:
+        svc = services()
+        project = svc.projects.get_project(checked_project_id(project_id))
+        if project is None:
+            raise HttpError(404, "unknown project", project_id=project_id)
+        return json_response(200, project_view(project, svc.catalog, svc.clock().date()))
+
+    @app.post("/projects/<project_id>/runs")
+    def start_project_run(project_id: str) -> Response:
+        headers = {k.lower(): v for k, v in (app.current_event.headers or {}).items()}
+        return respond(
+            request_manual_run(checked_project_id(project_id), headers.get("idempotency-key"), services().trigger)
+        )
+
+    @app.get("/projects/<project_id>/runs")
+    def list_project_runs(project_id: str) -> dict[str, Any]:
+        svc = services()
+        if svc.projects.get_project(checked_project_id(project_id)) is None:
+            raise HttpError(404, "unknown project", project_id=project_id)
+        return {"project_id": project_id, "runs": svc.runs.list_runs(project_id)}
+
+    @app.get("/projects/<project_id>/deliveries")
+    def list_project_deliveries(project_id: str) -> dict[str, Any]:
+        """Recent webhook deliveries (a week): topic and action as received, and whether each counted."""
+        svc = services()
+        if svc.projects.get_project(checked_project_id(project_id)) is None:
+            raise HttpError(404, "unknown project", project_id=project_id)
+        return {"project_id": project_id, "deliveries": svc.projects.list_deliveries(project_id)}
+
+    @app.get("/runs/<run_id>")
+    def get_run(run_id: str) -> Response:
+        if not is_valid_run_id(run_id):
+            raise HttpError(400, "invalid run id")
+        run = services().runs.get_run(run_id)
+        if run is None:
+            raise HttpError(404, "no such run", run_id=run_id)
+        return json_response(200, run)
+
+    return app
 
 
-def _respond(reply: Reply) -> Response:
-    return _json(reply.status_code, reply.body)
-
-
-@app.post("/webhooks/labelbox")
-def labelbox_webhook() -> Response:
-    svc = services()
-    svc.once.register_lambda_context(app.lambda_context)
-    headers = dict(app.current_event.headers or {})
-    reply = accept_labelbox_webhook(_raw_body(), headers, svc.webhook_secret(), svc.trigger, svc.once)
-    logger.info(
-        "labelbox webhook",
-        extra={k: reply.body.get(k) for k in ("delivery_id", "project_id", "run_id", "counted")}
-        | {"status": reply.status_code},
-    )
-    return _respond(reply)
-
-
-@app.put("/projects/<project_id>")
-def put_project(project_id: str) -> Response:
-    try:
-        changes = json.loads(_raw_body() or b"{}")
-        if not isinstance(changes, dict):
-            raise ValueError("the body must be a JSON object")
-        return _json(200, configure_project(project_id, changes, services().projects, services().settings))
-    except ValidationError as error:
-        return _json(400, {"message": "invalid project configuration", "errors": error.errors(include_url=False)})
-    except ValueError as error:
-        return _json(400, {"message": str(error)})
-
-
-@app.get("/projects/<project_id>")
-def get_project(project_id: str) -> Response:
-    project = services().projects.get_project(project_id)
-    return _json(200, project) if project else _json(404, {"message": "unknown project"})
-
-
-@app.post("/projects/<project_id>/runs")
-def start_project_run(project_id: str) -> Response:
-    key = app.current_event.headers.get("idempotency-key") or app.current_event.headers.get("Idempotency-Key")
-    return _respond(request_manual_run(project_id, key, services().trigger))
-
-
-@app.get("/projects/<project_id>/runs")
-def list_project_runs(project_id: str) -> dict[str, Any]:
-    return {"project_id": project_id, "runs": services().runs.list_runs(project_id)}
-
-
-@app.get("/runs/<run_id>")
-def get_run(run_id: str) -> Response:
-    run = services().runs.get_run(run_id)
-    return _json(200, run) if run else _json(404, {"message": "no such run"})
-
-
+app = build_app(APIGatewayRestResolver())
 handler = lambda_entry(app.resolve)
+
+
+def local_app() -> HttpResolverLocal:
+    """The same routes as an ASGI app, for uvicorn in the local stack."""
+    return build_app(HttpResolverLocal())

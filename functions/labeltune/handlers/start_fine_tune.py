@@ -1,5 +1,6 @@
 """StartFineTune state: upload the JSONL and create the job, unless this run already has one."""
 
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser import event_parser
@@ -16,7 +17,14 @@ def handler(event: StartFineTuneEvent, context: Any) -> dict:
     svc = services()
     config = event.config
     job = start_fine_tune(
-        event.dataset, svc.store, svc.openai, svc.runs, config.base_model, config.hyperparameters.explicit()
+        event.dataset,
+        svc.store,
+        svc.openai,
+        svc.runs,
+        config.base_model,
+        svc.clock,
+        config.hyperparameters.explicit(),
+        settle=timedelta(seconds=svc.settings.job_create_settle_seconds),
     )
     logger.info("fine-tune job", extra={"run_id": event.run_id, "job_id": job.job_id, "status": job.status})
     return job.model_dump(mode="json")

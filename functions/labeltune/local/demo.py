@@ -23,7 +23,7 @@ def send_labelbox_webhook(
         {
             "id": f"demo-label-{uuid.uuid4().hex[:12]}",
             "label": "{}",
-            "dataRow": {"id": "demo-data-row"},
+            "dataRow": {"id": f"demo-row-{uuid.uuid4().hex[:12]}"},
             "project": {"id": project_id},
             "event": topic,
         }
@@ -122,7 +122,7 @@ def run_demo(export_file: Path, project_id: str, out: TextIO, options: StackOpti
             f"{config['min_new_labels']} approval(s) start a run",
             file=out,
         )
-        status, body = send_labelbox_webhook(stack.api_url, stack.webhook_secret, project_id)
+        status, body = send_labelbox_webhook(stack.api_url, stack.webhook_secret(project_id), project_id)
         print(f"POST /webhooks/labelbox (signed, X-Hub-Signature-256) -> {status} {json.dumps(body)}", file=out)
         if status != 202 or not body.get("run_id"):
             return 1

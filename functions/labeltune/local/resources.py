@@ -245,8 +245,9 @@ def build_resources(
             "AttributeDefinitions": props["AttributeDefinitions"],
             "BillingMode": props.get("BillingMode", "PROVISIONED"),
         }
-        if props.get("GlobalSecondaryIndexes"):
-            args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        for indexes in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+            if props.get(indexes):
+                args[indexes] = props[indexes]
         sse = props.get("SSESpecification") or {}
         if sse.get("SSEEnabled"):  # CloudFormation's SSEEnabled is the API's Enabled
             args["SSESpecification"] = {"Enabled": True, **({"SSEType": sse["SSEType"]} if "SSEType" in sse else {})}

@@ -8,13 +8,16 @@ emulator; Labelbox is replaced by an export file uploaded to the bucket (the `s3
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import os
 import socket
 import threading
 import time
+import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,7 @@ LOCAL_SECRETS = {
 }
 # Local-only settings: no X-Ray daemon and no CloudWatch here.
 LOCAL_ENVIRONMENT = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"}
+EMULATOR_CATALOG = Path(__file__).with_name("emulator_models.json")
 EMULATED = {
     "AWS (S3, DynamoDB, Step Functions, Lambda, Secrets Manager, IAM)": "moto, in process",
     "Lambda runtime": "real handlers imported and called in process",
@@ -48,17 +52,129 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parents[3]
 
 
+HOST = "127.0.0.1"
+# How long each server may take to come up before the stack gives up (instead of waiting forever).
+START_TIMEOUT_SECONDS = 10.0
+# The StackOptions fields naming ports, in the order the servers start.
+PORT_SETTINGS = ("moto_port", "emulator_port", "api_port")
+
+
 def free_port() -> int:
+    """A port free right now (another program may take it before it is used: prefer binding port 0)."""
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+class StackError(RuntimeError):
+    """The local stack could not start for a reason the operator can act on; the message is one line."""
+
+
+class PortUnavailable(StackError):
+    """A port the options ask for cannot be listened on. `setting` is the StackOptions field that asked."""
+
+    def __init__(self, setting: str, port: int, reason: str, *, also: str | None = None) -> None:
+        self.setting, self.port, self.reason, self.also = setting, port, reason, also
+        super().__init__(self.describe())
+
+    def describe(self, names: Mapping[str, str] | None = None) -> str:
+        """One line; `names` maps settings to what the operator typed (moto_port -> --moto-port)."""
+        names = names or {}
+        name = names.get(self.setting, self.setting)
+        if self.also is not None:
+            also = names.get(self.also, self.also)
+            return f"port {self.port} is given to both {also} and {name}; choose another with {name}"
+        return f"port {self.port} ({name}) {self.reason}; choose another with {name}"
+
+
+class PortInUse(PortUnavailable):
+    """Another program (or another of the stack's own servers) is listening on the port."""
+
+    def __init__(self, setting: str, port: int, *, also: str | None = None) -> None:
+        super().__init__(setting, port, "is already in use", also=also)
+
+
+def _port_error(setting: str, port: int, error: OSError | OverflowError) -> PortUnavailable:
+    if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
+        return PortInUse(setting, port)
+    if isinstance(error, OverflowError):
+        return PortUnavailable(setting, port, "is not a port number (0-65535)")
+    return PortUnavailable(setting, port, f"cannot be listened on ({error.strerror or error})")
+
+
+def listen_socket(setting: str, port: int) -> socket.socket:
+    """A socket listening on HOST:port (0: any free port), or PortUnavailable naming the setting.
+
+    SO_REUSEADDR as the servers themselves set it: a port left in TIME_WAIT is free, one with a listener is not.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((HOST, port))
+        sock.listen(128)
+    except (OSError, OverflowError) as error:
+        sock.close()
+        raise _port_error(setting, port, error) from error
+    return sock
+
+
+def claim_ports(options: StackOptions) -> dict[str, socket.socket]:
+    """Listen on every port the options name before anything starts, so a taken port fails at once.
+
+    Returns a listening socket per setting for moto and the API (port 0 binds any free port): they serve
+    on these, so no other program can take the port in between. The emulator binds its own port, so its
+    check socket is closed again.
+    """
+    sockets: dict[str, socket.socket] = {}
+    claimed: dict[int, str] = {}
+    try:
+        for setting in PORT_SETTINGS:
+            port = int(getattr(options, setting))
+            if port and port in claimed:
+                raise PortInUse(setting, port, also=claimed[port])
+            if setting == "emulator_port" and not port:
+                continue
+            sockets[setting] = listen_socket(setting, port)
+            claimed[port] = setting
+        emulator_check = sockets.pop("emulator_port", None)
+        if emulator_check is not None:
+            emulator_check.close()
+    except BaseException:
+        for sock in sockets.values():
+            sock.close()
+        raise
+    return sockets
+
+
+class _MotoServer:
+    """moto's server (as ThreadedMotoServer runs it) on a socket bound beforehand, serving on a daemon thread.
+
+    moto 5.2.5's ThreadedMotoServer binds inside its thread: when the port is taken werkzeug prints to stderr
+    and ends that thread, and start() then waits forever for a ready event that never comes.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
+
+        host, port = sock.getsockname()[:2]
+        app = DomainDispatcherApplication(create_backend_app)
+        # fd: werkzeug serves a duplicate of the listening socket instead of binding (and exiting) itself.
+        self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler, fd=sock.fileno())
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(target=self._server.serve_forever, name="labeltune-moto", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
 
 
 @dataclass
 class StackOptions:
     poll_interval_seconds: int = 1
     job_duration_seconds: float = 3.0
-    min_examples: int = 10
     api_port: int = 0
     moto_port: int = 0
     emulator_port: int = 0
@@ -87,11 +203,56 @@ class _ApiWithFunctionEnvironment:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        body, receive = await _buffered(receive)
+        if not _is_utf8(body, scope):
+            # Powertools' ASGI adapter decodes headers and body as UTF-8 and would fail with a 500. API Gateway
+            # hands such a body to the function base64-encoded, and the function refuses it (400/401).
+            await _send_json(send, 400, {"message": "the request is not UTF-8 text"})
+            return
         await asyncio.to_thread(RUNTIME.enter_function, self.name, self.variables)
         try:
             await self.app(scope, receive, send)
         finally:
             RUNTIME.exit_function()
+
+
+async def _buffered(receive: Any) -> tuple[bytes, Any]:
+    """The whole request body, and a `receive` that replays it."""
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    sent = False
+
+    async def replay() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return body, replay
+
+
+def _is_utf8(body: bytes, scope: Any) -> bool:
+    try:
+        body.decode("utf-8")
+        for _, value in scope.get("headers", []):
+            value.decode("utf-8")
+        scope.get("query_string", b"").decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+async def _send_json(send: Any, status: int, body: dict[str, Any]) -> None:
+    payload = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
 
 
 class LocalStack:
@@ -108,33 +269,44 @@ class LocalStack:
 
     # -- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> LocalStack:
-        from moto.server import ThreadedMotoServer
-
+        """Start moto, the emulator and the API; a taken port or a server that never comes up raises
+        StackError, after stopping what had started and restoring os.environ."""
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log is noise here
 
-        moto_port = self.options.moto_port or free_port()
+        sockets = claim_ports(self.options)  # before anything starts: nothing to undo yet
         self._saved_env = dict(os.environ)
+        try:
+            self._start(sockets)
+        except BaseException:
+            self.stop()
+            raise
+        finally:
+            for sock in sockets.values():  # the servers serve duplicates of these (or the start failed)
+                sock.close()
+        return self
+
+    def _start(self, sockets: dict[str, socket.socket]) -> None:
+        moto_socket = sockets["moto_port"]
+        moto_port = int(moto_socket.getsockname()[1])
         os.environ.update(
             {
                 "AWS_ACCESS_KEY_ID": "local",
                 "AWS_SECRET_ACCESS_KEY": "local",
                 "AWS_DEFAULT_REGION": REGION,
                 "AWS_REGION": REGION,
-                "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
+                "AWS_ENDPOINT_URL": f"http://{HOST}:{moto_port}",
                 "MOTO_PORT": str(moto_port),
             }
         )
         for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
             os.environ.pop(key, None)
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
-        self._moto.start()
-        self.moto_url = f"http://127.0.0.1:{moto_port}"
-        _post_json(f"{self.moto_url}/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
+        self._moto = _MotoServer(moto_socket)
+        self.moto_url = f"http://{HOST}:{moto_port}"
+        # Also the readiness check: moto answers HTTP within the timeout, or the start fails.
+        _post_json(f"{self.moto_url}/moto-api/config", {"stepfunctions": {"execute_state_machine": True}}, "moto")
         RUNTIME.install()
         make_moto_dynamodb_atomic()
-        self.emulator = OpenAIEmulator(
-            job_duration_seconds=self.options.job_duration_seconds, port=self.options.emulator_port
-        ).start()
+        self.emulator = self._start_emulator()
         secrets = dict(LOCAL_SECRETS)
         if self.options.openai_api_key:
             secrets["OpenAIApiKeySecret"] = self.options.openai_api_key
@@ -149,14 +321,34 @@ class LocalStack:
                 "OpenAIBaseUrl": "" if self.options.openai_api_key else self.emulator.base_url,
                 "LabelSource": "labelbox" if self.options.labelbox_api_key else "s3",
                 "LogLevel": "WARNING",
-                "MinExamples": str(self.options.min_examples),
             },
-            local_environment=LOCAL_ENVIRONMENT,
+            local_environment=self._local_environment(),
             local_secrets=secrets,
         )
         RUNTIME.managed_keys |= self.resources.environment_keys
-        self._start_api()
-        return self
+        self._start_api(sockets["api_port"])
+
+    def _local_environment(self) -> dict[str, str]:
+        """LOCAL_ENVIRONMENT, and the emulator's model catalog unless OpenAI is real (the emulator is not
+        OpenAI: it never closes for training, so the local stack does not refuse what it would train)."""
+        if self.options.openai_api_key:
+            return dict(LOCAL_ENVIRONMENT)
+        return {**LOCAL_ENVIRONMENT, "MODEL_CATALOG_FILE": str(EMULATOR_CATALOG)}
+
+    def _start_emulator(self) -> OpenAIEmulator:
+        """The emulator binds its own port (checked free by claim_ports); a bind lost since is PortUnavailable."""
+        port = self.options.emulator_port
+        emulator = OpenAIEmulator(job_duration_seconds=self.options.job_duration_seconds, host=HOST, port=port)
+        try:
+            emulator.start()  # binds and listens before it returns
+        except (OSError, OverflowError) as error:
+            raise _port_error("emulator_port", port, error) from error
+        try:
+            _wait_accepting("the OpenAI emulator", HOST, emulator.port)
+        except BaseException:
+            emulator.stop()
+            raise
+        return emulator
 
     def stop(self) -> None:
         if self._uvicorn is not None:
@@ -176,7 +368,9 @@ class LocalStack:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _start_api(self) -> None:
+    def _start_api(self, sock: socket.socket) -> None:
+        """uvicorn on the claimed socket (it never binds, so it never logs a bind error and exits its thread);
+        waits until it serves, or raises StackError when its thread dies or the timeout passes."""
         import importlib
 
         import uvicorn
@@ -185,24 +379,39 @@ class LocalStack:
         name = self.resources.function_names["ApiFunction"]
         variables = self.resources.function_environment["ApiFunction"]
         with RUNTIME.function_environment(name, variables):  # module-level Powertools objects read it
-            app = importlib.import_module("labeltune.handlers.api").app
-        port = self.options.api_port or free_port()
+            app = importlib.import_module("labeltune.handlers.api").local_app()  # the routes on the ASGI resolver
+        port = int(sock.getsockname()[1])
         wrapped = _ApiWithFunctionEnvironment(app, name, variables)
-        config = uvicorn.Config(wrapped, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        config = uvicorn.Config(wrapped, host=HOST, port=port, log_level="warning", lifespan="off")
         self._uvicorn = uvicorn.Server(config)
-        threading.Thread(target=self._uvicorn.run, name="labeltune-api", daemon=True).start()
-        deadline = time.monotonic() + 10
+        served = sock.dup()  # uvicorn's to close; start() closes the claimed one
+        thread = threading.Thread(
+            target=self._uvicorn.run, kwargs={"sockets": [served]}, name="labeltune-api", daemon=True
+        )
+        thread.start()
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while not self._uvicorn.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the local API did not start")
+            problem = None
+            if not thread.is_alive():
+                problem = f"the local API (uvicorn) stopped while starting on port {port}"
+            elif time.monotonic() > deadline:
+                problem = f"the local API (uvicorn) did not start on port {port} within {START_TIMEOUT_SECONDS:g} s"
+            if problem is not None:
+                self._uvicorn.should_exit = True
+                served.close()
+                raise StackError(problem)
             time.sleep(0.02)
-        self.api_url = f"http://127.0.0.1:{port}"
+        self.api_url = f"http://{HOST}:{port}"
 
     # -- conveniences for the demo and tests ---------------------------------------------------------
-    @property
-    def webhook_secret(self) -> str:
+    def webhook_secret(self, project_id: str) -> str:
+        """The project's own webhook secret, created as `labeltune labelbox connect` creates it."""
+        from labeltune.labelbox_setup import ensure_project_secret, project_secret_name
+
         assert self.resources is not None
-        return self.resources.secret_values["LabelboxWebhookSecret"]
+        prefix = self.resources.function_environment["ApiFunction"]["WEBHOOK_SECRET_PREFIX"]
+        name = project_secret_name(prefix, project_id)
+        return ensure_project_secret(self.client("secretsmanager"), name).secret
 
     def client_session(self) -> boto3.Session:
         """A session outside any function: its calls are not attributed to a function."""
@@ -219,7 +428,9 @@ class LocalStack:
         return f"s3://{self.resources.bucket_name}/{key}"
 
     def configure_project(self, project_id: str, changes: dict[str, Any] | None = None) -> dict[str, Any]:
-        """PUT /projects/{id} through the local API, as an operator would."""
+        """PUT /projects/{id} through the local API, as an operator would, and give the project its webhook
+        secret (what `labeltune labelbox connect` does beside registering the webhook at Labelbox)."""
+        self.webhook_secret(project_id)
         request = urllib.request.Request(
             f"{self.api_url}/projects/{project_id}",
             data=json.dumps(changes or {}).encode(),
@@ -260,9 +471,30 @@ class LocalStack:
         return DynamoRunStore(self.resources.table_name, resource=resource).get_run(run_id)
 
 
-def _post_json(url: str, payload: dict[str, Any]) -> None:
+def _post_json(url: str, payload: dict[str, Any], server: str, timeout: float = 5.0) -> None:
+    """POST to one of the stack's own servers: an answer within `timeout`, or StackError saying which server."""
     request = urllib.request.Request(
         url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST"
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        response.read()
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            response.read()
+    except urllib.error.HTTPError as error:
+        raise StackError(f"{server} answered {url} with HTTP {error.code}") from error
+    except (OSError, TimeoutError) as error:
+        reason = getattr(error, "reason", None) or error
+        raise StackError(f"{server} did not answer {url} within {timeout:g} s ({reason})") from error
+
+
+def _wait_accepting(server: str, host: str, port: int, timeout: float = START_TIMEOUT_SECONDS) -> None:
+    """Wait until host:port accepts a connection, or raise StackError after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=1.0):
+                return
+        except OSError as error:
+            if time.monotonic() > deadline:
+                message = f"{server} did not accept connections on port {port} within {timeout:g} s ({error})"
+                raise StackError(message) from error
+            time.sleep(0.02)

@@ -1,14 +1,29 @@
-"""Start and check the fine-tuning job. Starting is idempotent: a retry finds the job by run id first."""
+"""Start and check the fine-tuning job: exactly one training job per run, under any timing.
+
+The provider has no idempotency key, so:
+- every retry looks the run's jobs up (by the run id in their metadata) before creating anything;
+- a create whose outcome is unknown (a timeout: the provider may still create the job after the client
+  gave up) fences further creates for CREATE_SETTLE: the step fails with JobCreatePending and the state
+  machine looks again minutes later, when the late job is listed;
+- a job that appears anyway (a create that landed after the fence) is an extra: every check cancels it and
+  records it on the run, so it is never trained on or paid for beyond its first minutes.
+Training files carry the run id in their names, so a retried upload reuses them and the run's end deletes
+them (pipeline.outcome).
+"""
 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
+from labeltune.clock import Clock, iso, parse_iso
 from labeltune.domain.models import FineTuneJob, JobState, RunStatus
+from labeltune.errors import JobCreatePending
 from labeltune.pipeline.prepare import PreparedDataset
-from labeltune.ports import FineTuneProvider, ObjectStore, RunStore
+from labeltune.ports import FineTuneProvider, RunStore
 
+CREATE_SETTLE = timedelta(minutes=3)
 _SUFFIX_UNSAFE = re.compile(r"[^a-z0-9-]")
 
 
@@ -17,23 +32,62 @@ def job_suffix(run_id: str) -> str:
     return _SUFFIX_UNSAFE.sub("-", run_id.lower())[:40]
 
 
+def training_file_name(run_id: str, split: str) -> str:
+    """The name a training file is uploaded under: the run id first, so the run's files can be found."""
+    return f"{run_id}-{split}.jsonl"
+
+
+def cancel_extra_jobs(
+    run_id: str, keep: str, jobs: list[FineTuneJob], provider: FineTuneProvider, runs: RunStore
+) -> list[str]:
+    """Cancel every job of the run but `keep` that is still training, and record all extras on the run."""
+    extras = [job for job in jobs if job.job_id != keep]
+    if not extras:
+        return []
+    cancelled = [provider.cancel_job(job.job_id).job_id for job in extras if job.state is JobState.PENDING]
+    run = runs.get_run(run_id) or {}
+    known = list(run.get("extra_job_ids") or [])
+    runs.update_run(
+        run_id,
+        extra_job_ids=known + [job.job_id for job in extras if job.job_id not in known],
+        extra_jobs_cancelled=sorted({*(run.get("extra_jobs_cancelled") or []), *cancelled}),
+    )
+    return cancelled
+
+
 def start_fine_tune(
     dataset: PreparedDataset,
-    store: ObjectStore,
+    store: Any,
     provider: FineTuneProvider,
     runs: RunStore,
     base_model: str,
+    clock: Clock,
     hyperparameters: dict[str, Any] | None = None,
+    settle: timedelta = CREATE_SETTLE,
 ) -> FineTuneJob:
     run_id = dataset.run_id
-    job = provider.find_job(run_id)
-    if job is None:
-        training_file = provider.upload_training_file("train.jsonl", store.read_lines(dataset.train_key))
+    jobs = provider.find_jobs(run_id)
+    if jobs:
+        job = jobs[0]  # the first one created is the run's; any other is an extra
+        cancel_extra_jobs(run_id, job.job_id, jobs, provider, runs)
+    else:
+        run = runs.get_run(run_id) or {}
+        attempted = run.get("job_create_attempted_at")
+        if attempted and clock() - parse_iso(str(attempted)) < settle:
+            raise JobCreatePending(
+                f"a job create for run {run_id} at {attempted} got no answer and no job is listed yet; "
+                f"looking again before creating another"
+            )
+        runs.update_run(run_id, provider_contacted=True)  # from here on, the run's end cleans up at the provider
+        training_file = provider.upload_training_file(
+            training_file_name(run_id, "train"), store.read_lines(dataset.train_key)
+        )
         validation_file = None
         if dataset.counts.get("validation", 0) > 0:
             validation_file = provider.upload_training_file(
-                "validation.jsonl", store.read_lines(dataset.validation_key)
+                training_file_name(run_id, "validation"), store.read_lines(dataset.validation_key)
             )
+        runs.update_run(run_id, job_create_attempted_at=iso(clock()))
         job = provider.create_job(
             run_id=run_id,
             base_model=base_model,
@@ -47,6 +101,7 @@ def start_fine_tune(
         status=RunStatus.TRAINING.value,
         job_id=job.job_id,
         job_status=job.status,
+        job_state=job.state.value,
         base_model=job.base_model,
     )
     return job
@@ -54,7 +109,8 @@ def start_fine_tune(
 
 def check_fine_tune(run_id: str, job_id: str, provider: FineTuneProvider, runs: RunStore) -> FineTuneJob:
     job = provider.get_job(job_id)
-    update: dict[str, Any] = {"job_status": job.status}
+    cancel_extra_jobs(run_id, job_id, provider.find_jobs(run_id), provider, runs)  # a create that landed late
+    update: dict[str, Any] = {"job_status": job.status, "job_state": job.state.value}
     if job.state is JobState.SUCCEEDED:
         update |= {"fine_tuned_model": job.fine_tuned_model, "trained_tokens": job.trained_tokens}
     elif job.state is JobState.FAILED:

@@ -1,32 +1,86 @@
-"""Record how a run ended. Failures keep the provider's or the step's own message."""
+"""Record how a run ended, and leave nothing behind at the provider: failures keep the provider's or the
+step's own message; every job of the run still training is cancelled and every file it uploaded deleted,
+whatever the outcome.
+
+Jobs and files are found at the provider by the run id (job metadata, file names), not only from the run
+record: a job created just before a crash, whose id never reached the record, is cancelled too.
+"""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
 from labeltune.clock import Clock, iso
-from labeltune.domain.job_state import openai_job_state
 from labeltune.domain.models import JobState, RunStatus
+from labeltune.errors import TransientError
 from labeltune.ports import FineTuneProvider, RunStore
 
 MAX_MESSAGE = 1000
+CLEANUP_ATTEMPTS = 3
 ProviderFactory = Callable[[], FineTuneProvider]
+TERMINAL = {RunStatus.SUCCEEDED.value, RunStatus.FAILED.value}
 
 
 def failure_message(cause: str | None) -> str | None:
     """Step Functions hands a Lambda error's Cause as JSON ({errorMessage, errorType, stackTrace}):
-    keep the message, drop the stack trace."""
+    keep the message, drop the stack trace. Other causes (States.Timeout, Sandbox.Timedout) are plain text."""
     if not cause:
         return None
     try:
         parsed = json.loads(cause)
-    except (json.JSONDecodeError, TypeError):
+    except (json.JSONDecodeError, TypeError, RecursionError):
         return cause[:MAX_MESSAGE]
     if isinstance(parsed, dict) and "errorMessage" in parsed:
         return str(parsed["errorMessage"])[:MAX_MESSAGE]
     return cause[:MAX_MESSAGE]
+
+
+def release_provider_resources(
+    run_id: str, runs: RunStore, provider: ProviderFactory, sleep: Callable[[float], None] = time.sleep
+) -> dict[str, Any]:
+    """Cancel the run's jobs that are still training and delete the files it uploaded; what was done, or
+    why it could not be (recorded on the run: the run is closed either way). Nothing is asked of the
+    provider for a run that never reached it (so a run that failed for a missing API key still closes)."""
+    run = runs.get_run(run_id) or {}
+    if not run.get("provider_contacted") and not run.get("job_id"):
+        return {}
+    for attempt in range(CLEANUP_ATTEMPTS):
+        try:
+            client = provider()
+            jobs = {job.job_id: job for job in client.find_jobs(run_id)}
+            if run.get("job_id") and run["job_id"] not in jobs:  # listed late, or not at all: ask for it
+                recorded = client.get_job(str(run["job_id"]))
+                jobs[recorded.job_id] = recorded
+            training = [job_id for job_id, job in jobs.items() if job.state is JobState.PENDING]
+            cancelled = [client.cancel_job(job_id).job_id for job_id in training]
+            deleted = client.delete_run_files(run_id)
+        except TransientError:
+            if attempt == CLEANUP_ATTEMPTS - 1:
+                raise
+            sleep(2.0 * (attempt + 1))
+            continue
+        result = {"jobs_cancelled": cancelled, "provider_files_deleted": deleted}
+        if run.get("job_id") in cancelled:
+            runs.update_run(run_id, job_status="cancelled", job_state=JobState.FAILED.value)
+        runs.update_run(run_id, **result)
+        return result
+    raise AssertionError("unreachable")
+
+
+def _release(run_id: str, runs: RunStore, provider: ProviderFactory | None) -> dict[str, Any]:
+    """release_provider_resources, never failing the caller: the run is closed either way, and the operator
+    sees on the run what may be left at the provider."""
+    if provider is None:
+        return {}
+    try:
+        return release_provider_resources(run_id, runs, provider)
+    except Exception as failure:
+        cleanup = {"cleanup_error": f"{type(failure).__name__}: {failure}"[:MAX_MESSAGE]}
+        runs.update_run(run_id, **cleanup)
+        return cleanup
 
 
 def record_outcome(
@@ -38,38 +92,12 @@ def record_outcome(
     cause: str | None = None,
     provider: ProviderFactory | None = None,
 ) -> dict[str, Any]:
-    """Close the run. A failed run's fine-tuning job, if it is still training, is cancelled: nothing would
-    evaluate it, and it would go on billing."""
+    """Close the run; first, release what it holds at the provider (a job still training would go on billing,
+    its training files are chats with personal data)."""
     message = failure_message(cause)
-    cancelled = cancel_unfinished_job(run_id, runs, provider) if outcome is RunStatus.FAILED and provider else None
+    cleanup = _release(run_id, runs, provider)
     runs.update_run(run_id, status=outcome.value, finished_at=iso(clock()), error=error, error_message=message)
-    return {
-        "run_id": run_id,
-        "status": outcome.value,
-        "error": error,
-        "error_message": message,
-        "job_cancelled": cancelled,
-    }
-
-
-def cancel_unfinished_job(run_id: str, runs: RunStore, provider: ProviderFactory) -> bool | None:
-    """True when a job was cancelled, False when cancelling failed (recorded), None when there was none.
-    The provider is built only when there is a job to cancel: a run that failed because the API key is
-    missing must still be closed."""
-    run = runs.get_run(run_id) or {}
-    job_id = run.get("job_id")
-    if not job_id or openai_job_state(str(run.get("job_status") or "")) is not JobState.PENDING:
-        return None
-    try:
-        job = provider().cancel_job(job_id)
-    except Exception as error:  # the run is closed either way; the operator sees why the job may still run
-        runs.update_run(run_id, job_cancel_error=f"{type(error).__name__}: {error}"[:MAX_MESSAGE])
-        return False
-    runs.update_run(run_id, job_status=job.status, job_cancelled=True)
-    return True
-
-
-TERMINAL = {RunStatus.SUCCEEDED.value, RunStatus.FAILED.value}
+    return {"run_id": run_id, "status": outcome.value, "error": error, "error_message": message, **cleanup}
 
 
 def record_execution_end(
@@ -81,9 +109,13 @@ def record_execution_end(
     provider: ProviderFactory | None = None,
 ) -> dict[str, Any]:
     """An execution ended outside the state machine's own recording (timed out, aborted, or a recorder that
-    failed): mark the run FAILED unless a recorder already closed it with a better message."""
+    failed): mark the run FAILED unless a recorder already closed it with a better message, and release
+    what it holds at the provider either way."""
     run = runs.get_run(run_id)
-    if run is None or run.get("status") in TERMINAL:
-        return {"run_id": run_id, "status": (run or {}).get("status"), "error": None, "error_message": None}
+    if run is None:
+        return {"run_id": run_id, "status": None, "error": None, "error_message": None}
+    if run.get("status") in TERMINAL:
+        cleanup = _release(run_id, runs, provider)
+        return {"run_id": run_id, "status": run.get("status"), "error": None, "error_message": None, **cleanup}
     error = f"Execution{status.title().replace('_', '')}"
     return record_outcome(run_id, RunStatus.FAILED, runs, clock, error, cause, provider)
