@@ -593,6 +593,10 @@ class ScriptedExportService:
     statuses: Sequence[str] = ("COMPLETE",)
     started: list[str] = field(default_factory=list)
     checks: int = 0
+    errors: int = 0  # rows that failed to export
+
+    def export_errors(self, task_id: str) -> int:
+        return self.errors
 
     def start_export(self, project_id: str) -> str:
         self.started.append(project_id)

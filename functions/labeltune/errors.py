@@ -22,6 +22,11 @@ class ProviderRefused(Exception):
     Not a TransientError: the run fails with the provider's message."""
 
 
+class ModelNotTrainable(Exception):
+    """The project's base model cannot be fine-tuned now (the dated model catalog): the run fails before
+    anything is exported or paid for, with the reason and the date."""
+
+
 class DatasetTooSmall(Exception):
     """Fewer usable examples than the configured minimum: the run fails before any money is spent."""
 

@@ -28,6 +28,7 @@ from labeltune.adapters.label_sources import EXPORT_POLL_SECONDS, ExportServiceS
 from labeltune.domain.conversion import FieldMapping, Reason, convert_row
 from labeltune.domain.models import Rejection
 from labeltune.domain.project_config import ProjectConfig
+from labeltune.domain.row_data import web_url
 from labeltune.errors import ConfigurationError, RowDataFetchError
 from labeltune.ports import ExportService, RowDataFetcher
 
@@ -371,14 +372,7 @@ class RowCounts:
 
 def _row_data_url(row: Any) -> str | None:
     data_row = row.get("data_row") if isinstance(row, Mapping) else None
-    value = data_row.get("row_data") if isinstance(data_row, Mapping) else None
-    if (
-        isinstance(value, str)
-        and "\n" not in value.strip()
-        and value.strip().lower().startswith(("https://", "http://"))
-    ):
-        return value.strip()
-    return None
+    return web_url(data_row.get("row_data")) if isinstance(data_row, Mapping) else None
 
 
 def count_rows(

@@ -124,6 +124,10 @@ class ExportService(Protocol):
         """The rows of a COMPLETE export, one dict per data row, streamed."""
         ...
 
+    def export_errors(self, task_id: str) -> int:
+        """How many rows of a COMPLETE export failed to export (they are missing from `iter_export`)."""
+        ...
+
 
 class RowDataFetcher(Protocol):
     """Fetches a data row whose `row_data` is an https URL to a UTF-8 text file."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from functools import cached_property, lru_cache
 
 from aws_lambda_powertools.utilities import parameters
@@ -127,10 +128,12 @@ class Services:
 
 
 @lru_cache(maxsize=16)
-def _services(settings: Settings) -> Services:
+def _services(settings: Settings, function_name: str | None) -> Services:
     return Services(settings)
 
 
 def services() -> Services:
-    """Settings are re-read per invocation (cheap); adapters are reused while they stay the same."""
-    return _services(Settings.from_env())
+    """Settings are re-read per invocation (cheap); adapters are reused while they stay the same. Keyed by the
+    function too: in Lambda each function has its own container, and the local stack runs them all in one
+    process, where two functions with the same settings must still not share clients or what they read."""
+    return _services(Settings.from_env(), os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))

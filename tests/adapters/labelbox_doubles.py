@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
-from unittest.mock import create_autospec
+from unittest.mock import DEFAULT, create_autospec
 
 import labelbox
 from labelbox.orm.db_object import RelationshipManager
-from labelbox.schema.export_task import BufferedJsonConverterOutput, BufferedStream, ExportTask
+from labelbox.schema.export_task import BufferedJsonConverterOutput, BufferedStream, ExportTask, StreamType
 from labelbox.schema.ontology import Ontology
 from labelbox.schema.project import Project
 from labelbox.schema.webhook import Webhook
@@ -50,16 +50,31 @@ def project(
     return double
 
 
-def export_task(uid: str = "cltask0001", status: Any = "COMPLETE", rows: Iterable[Mapping[str, Any]] = ()) -> Any:
-    """An ExportTask whose result stream yields `rows` as the SDK's BufferedJsonConverterOutput objects."""
-    rows = list(rows)
+def _stream(items: list[Mapping[str, Any]]) -> Any:
+    stream = create_autospec(BufferedStream, instance=True, spec_set=True)
+    stream.__iter__.side_effect = lambda: iter([BufferedJsonConverterOutput(json=dict(item)) for item in items])
+    return stream
+
+
+def export_task(
+    uid: str = "cltask0001",
+    status: Any = "COMPLETE",
+    rows: Iterable[Mapping[str, Any]] = (),
+    errors: Iterable[Mapping[str, Any]] = (),
+) -> Any:
+    """An ExportTask whose result stream yields `rows` (and its errors stream `errors`) as the SDK's
+    BufferedJsonConverterOutput objects."""
+    rows, errors = list(rows), list(errors)
     task = create_autospec(ExportTask, instance=True, spec_set=True)
     task.uid = uid
     task.status = status
     task.has_result.return_value = bool(rows)
-    stream = create_autospec(BufferedStream, instance=True, spec_set=True)
-    stream.__iter__.side_effect = lambda: iter([BufferedJsonConverterOutput(json=dict(row)) for row in rows])
-    task.get_buffered_stream.return_value = stream
+    task.has_errors.return_value = bool(errors)
+    errors_stream = _stream(errors)
+    task.get_buffered_stream.return_value = _stream(rows)  # the RESULT stream (DEFAULT below)
+    task.get_buffered_stream.side_effect = lambda stream_type=StreamType.RESULT: (
+        errors_stream if stream_type == StreamType.ERRORS else DEFAULT
+    )
     return task
 
 

@@ -118,6 +118,17 @@ def test_iter_export_without_a_result_yields_nothing_and_never_opens_the_stream(
     task.get_buffered_stream.assert_not_called()
 
 
+def test_rows_that_failed_to_export_are_counted_from_the_errors_stream(client: Any, get_task: Any) -> None:
+    """The result stream only has the rows that exported; has_errors() was never read, so the others vanished."""
+    errors: list[dict[str, Any]] = [{"data_row": {"id": "dr9"}, "error": "could not serialise"}, {"data_row": {}}]
+    task = lb.export_task(TASK, rows=[lb.export_row("dr1")], errors=errors)
+    get_task.return_value = task
+    assert service(client).export_errors(TASK) == 2
+    task.get_buffered_stream.assert_called_once_with(stream_type=StreamType.ERRORS)
+    get_task.return_value = lb.export_task(TASK, rows=[lb.export_row("dr1")])
+    assert service(client).export_errors(TASK) == 0
+
+
 def test_a_failed_export_is_a_permanent_error_naming_the_task(client: Any, get_task: Any) -> None:
     get_task.return_value = lb.export_task(TASK, status="FAILED")
 
@@ -242,6 +253,9 @@ class ScriptedExports:
 
     def iter_export(self, task_id: str) -> Iterator[dict[str, Any]]:
         yield {"task": task_id}
+
+    def export_errors(self, task_id: str) -> int:
+        return 0
 
 
 class FakeClock:

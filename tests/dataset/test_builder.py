@@ -92,6 +92,7 @@ BAD_ROWS: dict[str, Callable[[], bytes]] = {
     Reason.ROW_DATA_FETCH_FAILED: lambda: line(row(900) | {ROW_DATA_ERROR_KEY: "row_data_fetch_failed"}),
     Reason.ROW_DATA_TOO_LARGE: lambda: line(row(900) | {ROW_DATA_ERROR_KEY: "row_data_too_large"}),
     Reason.ROW_DATA_NOT_UTF8: lambda: line(row(900) | {ROW_DATA_ERROR_KEY: "row_data_not_utf8"}),
+    Reason.ROW_DATA_STORAGE_URI: lambda: line(row(900, chat="gs://acme-support/chats/900.txt")),
     Reason.UNREADABLE_CONVERSATION: lambda: line(
         row(900, chat=json.dumps({"type": CONVERSATIONAL_TYPE, "version": 1, "messages": "not a list"}))
     ),

@@ -318,6 +318,28 @@ def test_prompt_is_url(url: str) -> None:
     assert convert(row(row_data=url)) == Rejection(data_row_id="dr-1", reason=Reason.PROMPT_IS_URL)
 
 
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "gs://acme-support/chats/chat-0001.txt",  # Google Cloud delegated access
+        "s3://acme-support/chats/chat-0001.txt",
+        "  S3://Bucket/key.txt \n",
+        "az://container/blob.txt",
+    ],
+)
+def test_a_storage_uri_is_never_trained_on_as_the_chat(uri: str) -> None:
+    """row_data of gs://... or s3://... was trained on as if the path were the chat."""
+    assert convert(row(row_data=uri)) == Rejection(data_row_id="dr-1", reason=Reason.ROW_DATA_STORAGE_URI)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["see https://example.com/help for details", "Agent: try s3://bucket/key\nCustomer: thanks", "ratio 3://4"],
+)
+def test_text_that_mentions_a_uri_is_still_text(text: str) -> None:
+    assert not isinstance(convert(row(row_data=text)), Rejection)
+
+
 # --- malformed shapes never raise ---------------------------------------------------------------
 
 
@@ -663,7 +685,7 @@ def test_text_that_merely_looks_like_json_stays_text(chat: str) -> None:
 
 def test_every_reason_code_is_a_distinct_stable_string() -> None:
     codes = Reason.all()
-    assert len(codes) == len(set(codes)) == 24
+    assert len(codes) == len(set(codes)) == 25
     assert all(code == code.lower() and " " not in code for code in codes)
     assert Reason.MALFORMED == "malformed_row" and Reason.NO_RESPONSE == "missing_response"  # unchanged names
     documented = Reason.__doc__ or ""

@@ -10,7 +10,7 @@ from typing import Any
 
 from labeltune.local.stack import LocalStack
 
-from .conftest import EXPORT, new_project, wait_for
+from .conftest import EXPORT, http, new_project, wait_for
 from .test_pipeline import deliver
 
 
@@ -43,6 +43,35 @@ def test_one_signed_body_replayed_under_fresh_delivery_ids_counts_once(stack: Lo
     assert [body["counted"] for _, body in replies] == [True] + [False] * 19
     assert project_state(stack, project)["pending_labels"] == 1
     assert runs_of(stack, project) == []
+    status, listed = http("GET", f"{stack.api_url}/projects/{project}/deliveries")
+    assert status == 200 and len(listed["deliveries"]) == 20  # every delivery on record, newest first
+    assert sorted(d["verdict"] for d in listed["deliveries"]) == ["already_counted"] * 19 + ["counted"]
+    assert {d["data_row_id"] for d in listed["deliveries"]} == {"dr-captured"}
+
+
+def test_a_claim_left_by_a_killed_api_invocation_is_recovered_with_its_labels(stack: LocalStack) -> None:
+    """The API function died between claiming the project and StartExecution: the claim and a STARTED run record
+    are left, with no execution. The next delivery recovers it (the claim is older than the grace period)."""
+    from labeltune.adapters.dynamodb_runs import DynamoRunStore
+
+    project = new_project(stack, min_new_labels=3)
+    for _ in range(2):
+        deliver(stack, project)
+    assert stack.resources is not None
+    dynamodb = stack.client_session().resource("dynamodb")
+    orphan = f"run-orphan{uuid.uuid4().hex[:14]}"
+    DynamoRunStore(stack.resources.table_name, resource=dynamodb).create_run(orphan, project, status="STARTED")
+    dynamodb.Table(stack.resources.ref("ProjectsTable")).update_item(
+        Key={"project_id": project},
+        UpdateExpression="SET active_run_id = :run, active_run_started_at = :long_ago, "
+        "active_run_labels = pending_labels, pending_labels = :zero ADD run_generation :one",
+        ExpressionAttributeValues={":run": orphan, ":long_ago": "2026-01-01T00:00:00.000+00:00", ":zero": 0, ":one": 1},
+    )
+    status, body = deliver(stack, project)
+    assert status == 202 and body["run_id"], body  # 2 recovered + 1 new = the threshold of 3
+    assert stack.get_run(body["run_id"])["labels_consumed"] == 3
+    assert (stack.get_run(orphan)["status"], stack.get_run(orphan)["error"]) == ("FAILED", "StartFailed")
+    assert stack.wait_for_execution(body["run_id"])["status"] == "SUCCEEDED"
 
 
 def test_concurrent_triggers_start_exactly_one_run(stack: LocalStack) -> None:
@@ -64,7 +93,11 @@ def test_labels_arriving_during_a_run_lead_to_exactly_one_follow_up(stack: Local
     first_run = second["run_id"]
     assert first_run
     during = [deliver(stack, project)[1] for _ in range(3)]
-    assert all(body["run_id"] is None and body["active_run_id"] == first_run for body in during)
+    first = stack.get_run(first_run) or {}
+    assert all(body["run_id"] is None and body["active_run_id"] == first_run for body in during), (
+        during,
+        {k: first.get(k) for k in ("status", "error", "error_message")},
+    )
     assert stack.wait_for_execution(first_run)["status"] == "SUCCEEDED"
 
     follow_up = wait_for(lambda: stack.get_run(first_run) and project_state(stack, project).get("active_run_id"))

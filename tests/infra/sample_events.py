@@ -200,14 +200,19 @@ def build_events() -> dict[str, dict[str, Any]]:
             None,
             iam_caller=True,
         ),
-        "export_labels_start.json": {"action": "start", "run_id": RUN_ID, "project_id": PROJECT_ID},
+        "export_labels_start.json": {"action": "start", "run_id": RUN_ID, "project_id": PROJECT_ID, "config": CONFIG},
         "export_labels_check.json": {
             "action": "check",
             "run_id": RUN_ID,
             "task_id": EXPORT_TASK_ID,
             "started_at": "2026-11-26T10:00:00.000+00:00",
         },
-        "export_labels_snapshot.json": {"action": "snapshot", "run_id": RUN_ID, "task_id": EXPORT_TASK_ID},
+        "export_labels_snapshot.json": {
+            "action": "snapshot",
+            "run_id": RUN_ID,
+            "task_id": EXPORT_TASK_ID,
+            "config": CONFIG,
+        },
         "prepare_dataset.json": {
             "run_id": RUN_ID,
             "project_id": PROJECT_ID,

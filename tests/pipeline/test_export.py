@@ -96,6 +96,29 @@ def test_snapshot_streams_rows_and_resolves_urls(runs: InMemoryRunStore) -> None
     assert record["export_uri"].endswith(snapshot.key)
 
 
+def test_storage_uris_are_marked_with_their_reason_and_never_fetched(runs: InMemoryRunStore) -> None:
+    exports = ScriptedExportService(rows=[row("a", "gs://acme/chats/a.txt"), row("b", "s3://acme/chats/b.txt")])
+    fetcher = DictRowDataFetcher()
+    store = InMemoryObjectStore()
+    snapshot = snapshot_export(RUN, "t", exports, fetcher, store, runs)
+    assert snapshot.storage_uris == 2 and fetcher.fetched == []
+    assert [line[FETCH_ERROR_FIELD] for line in store.read_jsonl(snapshot.key)] == ["row_data_storage_uri"] * 2
+    assert runs.get_run(RUN)["row_data_storage_uris"] == 2
+
+
+def test_rows_that_failed_to_export_are_counted_on_the_run(runs: InMemoryRunStore) -> None:
+    exports = ScriptedExportService(rows=[row(str(i), "x") for i in range(199)], errors=1)
+    snapshot = snapshot_export(RUN, "t", exports, DictRowDataFetcher(), InMemoryObjectStore(), runs)
+    assert snapshot.export_errors == 1 and runs.get_run(RUN)["export_errors"] == 1  # 0.5%, within 1%
+
+
+def test_too_many_rows_failing_to_export_fails_the_run_before_training(runs: InMemoryRunStore) -> None:
+    exports = ScriptedExportService(rows=[row(str(i), "x") for i in range(90)], errors=10)
+    with pytest.raises(ExportFailed, match=r"10 of 100 rows failed to export at Labelbox \(10.0%\)"):
+        snapshot_export(RUN, "t", exports, DictRowDataFetcher(), InMemoryObjectStore(), runs, 0.05)
+    assert runs.get_run(RUN)["export_errors"] == 10  # recorded either way
+
+
 def test_snapshot_source_reads_back_what_was_written(runs: InMemoryRunStore) -> None:
     store = InMemoryObjectStore()
     exports = ScriptedExportService(rows=[row("a", "x"), row("b", "y")])

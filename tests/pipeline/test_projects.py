@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -68,6 +69,16 @@ def test_partial_updates_merge_nested_settings_and_keep_trigger_state() -> None:
         ({"max_tokens_per_example": 0}, "max_tokens_per_example"),
         ({"base_model": "gpt-5"}, "base_model"),  # cannot be fine-tuned
         ({"base_model": "gpt-4.1-nano-2025-04-14"}, "base_model"),  # retired 2026-10-23
+        # JSON allows any number of digits: float() of such an int raised OverflowError (a 500).
+        ({"hyperparameters": {"n_epochs": 10**400}}, "hyperparameters.n_epochs"),
+        ({"hyperparameters": {"batch_size": -(10**400)}}, "hyperparameters.batch_size"),
+        ({"hyperparameters": {"learning_rate_multiplier": 10**400}}, "hyperparameters.learning_rate_multiplier"),
+        # A wrong type is refused, not coerced and stored ("5" was stored as 5, true as 1).
+        ({"min_new_labels": "5"}, "min_new_labels"),
+        ({"min_new_labels": True}, "min_new_labels"),
+        ({"max_tokens_per_example": "100"}, "max_tokens_per_example"),
+        ({"split": {"train": "0.8"}}, "split.train"),
+        ({"evaluation": {"max_leak_rate": False}}, "evaluation.max_leak_rate"),
     ],
 )
 def test_an_invalid_change_is_refused_field_by_field_and_nothing_is_stored(changes: dict, field: str) -> None:
@@ -80,6 +91,35 @@ def test_an_invalid_change_is_refused_field_by_field_and_nothing_is_stored(chang
     assert all(set(problem) == {"field", "message"} for problem in refused.value.problems)
     assert all(isinstance(problem["message"], str) and problem["message"] for problem in refused.value.problems)
     assert projects.get_project("p") == before
+
+
+def test_numbers_are_accepted_as_json_writes_them() -> None:
+    """Strict about types, not about how JSON spells a number: 1 is a float, 3.0 a whole number of epochs."""
+    stored = configure(
+        InMemoryProjectStore(),
+        {"evaluation": {"max_leak_rate": 1}, "hyperparameters": {"n_epochs": 3.0, "learning_rate_multiplier": 2}},
+    )
+    config = ProjectConfig.model_validate(stored["config"])
+    assert config.evaluation.max_leak_rate == 1.0 and config.hyperparameters.n_epochs == 3
+    assert config.hyperparameters.learning_rate_multiplier == 2.0
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"<script>zq-canary</script>": 1},  # an unknown key is the caller's text: not a field name to show
+        {"mapping": {"zq-canary\u0000\u202e": 1}},
+        {"zq_canary" * 20: 1},  # a plain name, but longer than any field
+        {"base_model": "<script>zq-canary</script>"},  # a model the catalog does not know
+        {"base_model": "zq-canary-model"},
+    ],
+)
+def test_a_refusal_repeats_nothing_the_caller_sent(changes: dict[str, Any]) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        configure(InMemoryProjectStore(), changes)
+    shown = json.dumps({"message": refused.value.message, "errors": refused.value.problems}, ensure_ascii=False)
+    assert "canary" not in shown and "<script" not in shown
+    assert refused.value.problems  # still says which field: "(unknown field)", "mapping.(unknown field)"...
 
 
 def test_several_mistakes_are_all_reported() -> None:
@@ -121,3 +161,18 @@ def test_thresholds_explain_what_fails() -> None:
         "leak rate 0.1000 above the allowed 0.0500",
         "ROUGE-L 0.1000 below the required 0.2000",
     ]
+
+
+def test_a_run_whose_model_closed_since_it_was_configured_fails_before_exporting() -> None:
+    from labeltune.errors import ModelNotTrainable
+    from labeltune.pipeline.projects import refuse_untrainable
+    from tests.fakes import InMemoryRunStore
+
+    runs = InMemoryRunStore()
+    runs.create_run("run-1", "p")
+    config = ProjectConfig(base_model="gpt-4.1-mini-2025-04-14")
+    refuse_untrainable("run-1", config, CATALOG, date(2027, 1, 5), runs)  # still open: nothing happens
+    assert "model_check" not in runs.get_run("run-1")
+    with pytest.raises(ModelNotTrainable, match="cannot be fine-tuned on 2027-01-06"):
+        refuse_untrainable("run-1", config, CATALOG, date(2027, 1, 6), runs)
+    assert "stopped accepting new fine-tuning jobs on 2027-01-06" in runs.get_run("run-1")["model_check"]

@@ -149,6 +149,11 @@ def _nested(depth: int) -> bytes:
         (_nested(200), None, 400),  # parses, but nothing real is this deep
         (b"x" * (MAX_BODY_BYTES + 1), None, 413),
         (body("unknown-project"), None, 401),  # no secret: an unsigned caller cannot probe for projects
+        # Signed, for a known project, but holding a lone surrogate ("\ud800" is valid JSON syntax): no store
+        # can encode it, and DynamoDB's serializer failed mid-delivery with a 500. Refused as not Unicode text.
+        (body(event="\ud800"), None, 400),
+        (body(event="WORKFLOW_ACTION", action="\udfff"), None, 400),
+        (json.dumps({"project": {"id": PROJECT}, "\udc00": 1}).encode(), None, 400),
     ],
 )
 def test_client_faults_get_4xx_and_write_nothing(
@@ -195,6 +200,13 @@ def test_unknown_topic_is_acknowledged_recorded_and_ignored(trigger: TriggerServ
     assert trigger.projects.get_project(PROJECT)["pending_labels"] == 0
     (recorded,) = trigger.projects.list_deliveries(PROJECT)
     assert recorded["raw_topic"] == "REVIEW_CREATED" and recorded.get("topic") is None
+
+
+def test_control_characters_in_a_recorded_topic_or_action_are_dropped(trigger: TriggerServices) -> None:
+    reply = deliver(trigger, body(event="WORKFLOW\x00_ACTION", action="Appr\x1bove\n"), topic=None)
+    assert reply.body["topic"] == "WORKFLOW_ACTION" and reply.body["action"] == "Approve"
+    recorded = trigger.projects.list_deliveries(PROJECT)[0]
+    assert (recorded["raw_topic"], recorded["action"]) == ("WORKFLOW_ACTION", "Approve")
 
 
 def test_topic_can_come_from_the_payload(trigger: TriggerServices) -> None:

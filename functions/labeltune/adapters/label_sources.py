@@ -160,6 +160,16 @@ class LabelboxExportService:
             for output in task.get_buffered_stream(stream_type=StreamType.RESULT):
                 yield output.json
 
+    def export_errors(self, task_id: str) -> int:
+        """Rows Labelbox failed to export: its ERRORS stream, one line each (only ids and messages in it)."""
+        from labelbox.schema.export_task import StreamType
+
+        with _sdk_errors("export errors of task", task_id):
+            task = self._task(task_id)
+            if not task.has_errors():
+                return 0
+            return sum(1 for _ in task.get_buffered_stream(stream_type=StreamType.ERRORS))
+
 
 # --------------------------------------------------------------------------------------------------
 # S3 snapshot
@@ -224,6 +234,11 @@ class S3ExportService:
             extra={"export_uri": self._store.uri(key)},
         )
         return FAILED
+
+    def export_errors(self, task_id: str) -> int:
+        """An export file put in the bucket holds the rows that were exported; none failed here."""
+        self._checked_key(task_id)
+        return 0
 
     def iter_export(self, task_id: str) -> Iterator[dict[str, Any]]:
         """The snapshot's rows; ExportFailed when there is no snapshot (S3's NoSuchKey comes with the first

@@ -95,7 +95,8 @@ class OpenAIFineTuning:
             for raw in self._client.fine_tuning.jobs.list(metadata={RUN_ID_METADATA_KEY: run_id}, limit=100)
             if (raw.metadata or {}).get(RUN_ID_METADATA_KEY) == run_id
         ]
-        return sorted(jobs, key=lambda job: (job.created_at or 0, job.job_id))
+        # The API lists newest first; reversed, and stably sorted by creation time, the oldest comes first.
+        return sorted(reversed(jobs), key=lambda job: job.created_at or 0)
 
     @_transient_as_retryable
     def create_job(

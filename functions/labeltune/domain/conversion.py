@@ -25,6 +25,7 @@ from typing import Any, NamedTuple, TypeGuard
 from pydantic import BaseModel, ConfigDict, Field
 
 from labeltune.domain.models import ChatExample, Rejection
+from labeltune.domain.row_data import WEB_SCHEMES, uri_scheme
 
 LABEL_CHOICE_RULE = (
     "the label that reached Done: the latest label (label_details.updated_at, else created_at) written no later "
@@ -73,6 +74,7 @@ class Reason:
       row_data_fetch_failed   fetching row_data's URL failed (HTTP error, connection)
       row_data_too_large      row_data's URL holds more text than the fetch limit
       row_data_not_utf8       row_data's URL holds bytes that are not UTF-8 text
+      row_data_storage_uri    row_data names a storage object (gs://, s3://, ...) labeltune does not read
       unreadable_conversation row_data is Labelbox conversational JSON without a readable, linear transcript
       missing_prompt          no prompt: no row_data, or no prompt classification (legacy projects)
       empty_prompt            the prompt is empty or whitespace only
@@ -102,6 +104,7 @@ class Reason:
     ROW_DATA_FETCH_FAILED = "row_data_fetch_failed"
     ROW_DATA_TOO_LARGE = "row_data_too_large"
     ROW_DATA_NOT_UTF8 = "row_data_not_utf8"
+    ROW_DATA_STORAGE_URI = "row_data_storage_uri"
     UNREADABLE_CONVERSATION = "unreadable_conversation"
     NO_PROMPT = "missing_prompt"
     EMPTY_PROMPT = "empty_prompt"
@@ -133,6 +136,7 @@ _ROW_DATA_ERRORS = frozenset(
         Reason.ROW_DATA_FETCH_FAILED,
         Reason.ROW_DATA_TOO_LARGE,
         Reason.ROW_DATA_NOT_UTF8,
+        Reason.ROW_DATA_STORAGE_URI,
     }
 )
 
@@ -522,8 +526,10 @@ def extract_example(row: Mapping[str, Any], project_id: str, mapping: FieldMappi
         prompt = prompt.strip()
         if not prompt:
             return _rejected(data_row_id, Reason.EMPTY_PROMPT)
-        if prompt.startswith(("https://", "http://")) and "\n" not in prompt:
-            return _rejected(data_row_id, Reason.PROMPT_IS_URL)
+        scheme = uri_scheme(prompt)
+        if scheme is not None:  # a URI is never the chat itself
+            reason = Reason.PROMPT_IS_URL if scheme in WEB_SCHEMES else Reason.ROW_DATA_STORAGE_URI
+            return _rejected(data_row_id, reason)
         response = response.strip()
         # text_defect(prompt) or text_defect(response), and their normal forms, in one pass per text
         prompt_normal = _checked_normal_form(prompt)

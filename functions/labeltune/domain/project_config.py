@@ -20,6 +20,7 @@ DEFAULT_SYSTEM_PROMPT = (
     "no names, email addresses, phone numbers, order numbers or account ids."
 )
 DEFAULT_BASE_MODEL = "gpt-4.1-mini-2025-04-14"
+DEFAULT_MAX_EXPORT_ERROR_RATE = 0.01
 
 
 def _auto_or_number(value: Any, name: str, *, integer: bool, low: float, high: float | None) -> int | float | str:
@@ -29,7 +30,11 @@ def _auto_or_number(value: Any, name: str, *, integer: bool, low: float, high: f
     bound = f"between {low:g} and {high:g}" if high is not None else f"above {low:g}"
     kind = "a whole number" if integer else "a number"
     number_like = isinstance(value, int | float) and not isinstance(value, bool)
-    if not number_like or not math.isfinite(value) or (integer and value != int(value)):
+    try:
+        finite = number_like and math.isfinite(value)
+    except OverflowError:  # an integer too large to be a float (JSON allows any number of digits)
+        finite = False
+    if not finite or (integer and value != int(value)):
         raise ValueError(f'{name} must be "auto" or {kind} {bound}')
     if (high is not None and not low <= value <= high) or (high is None and value <= low):
         raise ValueError(f'{name} must be "auto" or {kind} {bound}')
@@ -104,5 +109,12 @@ class ProjectConfig(BaseModel):
         ("WORKFLOW_ACTION",),
         min_length=1,
         description="webhook topics counted as approvals; add LABEL_CREATED for projects without review",
+    )
+    max_export_error_rate: float = Field(
+        DEFAULT_MAX_EXPORT_ERROR_RATE,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="share of rows Labelbox may fail to export before a run fails rather than train without them",
     )
     evaluation: EvaluationThresholds = EvaluationThresholds()

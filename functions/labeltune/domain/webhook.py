@@ -42,7 +42,11 @@ _APPROVES = ("approve", "accept", "done", "complete", "finish")
 
 
 def _text(value: Any) -> str | None:
-    return value.strip() if isinstance(value, str) and value.strip() else None
+    """A non-empty string, without control characters (it is stored and shown as received otherwise)."""
+    if not isinstance(value, str):
+        return None
+    printable = "".join(character for character in value if character.isprintable()).strip()
+    return printable or None
 
 
 def _id_of(value: Any) -> str | None:

@@ -16,6 +16,7 @@ class StartExportEvent(BaseModel):
     action: Literal["start"]
     run_id: str
     project_id: str
+    config: ProjectConfig = ProjectConfig()
 
 
 class CheckExportEvent(BaseModel):
@@ -29,6 +30,7 @@ class SnapshotExportEvent(BaseModel):
     action: Literal["snapshot"]
     run_id: str
     task_id: str
+    config: ProjectConfig = ProjectConfig()
 
 
 class ExportEvent(BaseModel):

@@ -52,7 +52,11 @@ def iam_resource(call: AwsCall, region: str) -> str:
         bucket = f"arn:aws:s3:::{params['Bucket']}"
         return f"{bucket}/{params['Key']}" if "Key" in params else bucket
     if call.service == "secretsmanager":
-        return str(params["SecretId"])
+        secret = str(params["SecretId"])
+        # By name (a project's webhook secret): IAM sees the ARN, whose last part is the name and 6 random characters.
+        if secret.startswith("arn:"):
+            return secret
+        return f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:{secret}-AbCdEf"
     if call.service == "stepfunctions":
         return str(params.get("stateMachineArn") or params.get("executionArn") or "*")
     if call.service == "lambda":
@@ -98,3 +102,40 @@ def denied_calls(
             if not is_allowed(role_policies.get(call.function, []), action, resource):
                 denied.append(Denied(call.function, action, resource))
     return sorted(set(denied), key=lambda d: (d.function, d.action, d.resource))
+
+
+@dataclass(frozen=True)
+class Grant:
+    function: str
+    action: str
+    resource: str
+
+
+def _listed(value: Any) -> list[str]:
+    return [str(v) for v in (value if isinstance(value, list) else [value])]
+
+
+def unused_grants(
+    calls: Iterable[AwsCall], role_policies: Mapping[str, list[dict[str, Any]]], region: str
+) -> list[Grant]:
+    """Every (action, resource) a function's role allows that none of its recorded calls needed: least
+    privilege, checked from the other side. Wildcards in a grant are matched against the calls' resources."""
+    import fnmatch
+
+    requested: dict[str, list[tuple[str, str]]] = {}
+    for call in calls:
+        requested.setdefault(call.function, []).extend(iam_requests(call, region))
+    unused = []
+    for function, documents in role_policies.items():
+        made = requested.get(function, [])
+        for document in documents:
+            for statement in document.get("Statement", []):
+                if statement.get("Effect") != "Allow":
+                    continue
+                for action in _listed(statement.get("Action")):
+                    for resource in _listed(statement.get("Resource", "*")):
+                        if not any(
+                            fnmatch.fnmatchcase(a, action) and fnmatch.fnmatchcase(r, resource) for a, r in made
+                        ):
+                            unused.append(Grant(function, action, resource))
+    return sorted(set(unused), key=lambda g: (g.function, g.action, g.resource))

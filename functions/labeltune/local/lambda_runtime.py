@@ -5,8 +5,11 @@ moto routes every invocation (direct invoke, Step Functions tasks) through
 with exactly that function's environment variables and a Lambda-like context. Environment variables
 are process-wide, so only invocations of one function at a time run (concurrently among themselves).
 
-While a function runs, every AWS API call it makes is recorded under its name, so tests can check the
-calls against the IAM policies the template grants that function.
+While a function runs, every AWS API call made in the process is recorded under its name, so tests can check
+the calls against the IAM policies the template grants that function: every client, whatever session made it
+(Powertools' parameters and idempotency utilities make their own) and whatever thread calls it (handlers fan
+work out to thread pools). Only the calls of moto's own Step Functions engine and of the local tooling (the
+demo, the tests), each signed with its own access key, are not a function's.
 """
 
 from __future__ import annotations
@@ -26,6 +29,13 @@ from typing import Any
 import boto3
 
 ENGINE_ACCESS_KEY = "ak"  # moto.stepfunctions.parser.asl.utils.boto_client.boto_client_for
+TOOLING_ACCESS_KEY = "local-tooling"  # sessions of the local stack's own tooling (LocalStack.client_session)
+NOT_A_FUNCTION = {ENGINE_ACCESS_KEY, TOOLING_ACCESS_KEY}
+
+
+def tooling_session(region: str) -> boto3.Session:
+    """A session whose calls are the tooling's, never a function's (see NOT_A_FUNCTION)."""
+    return boto3.Session(aws_access_key_id=TOOLING_ACCESS_KEY, aws_secret_access_key="local", region_name=region)
 
 
 @dataclass
@@ -65,6 +75,7 @@ class InProcessLambdaRuntime:
         self.invocations: list[tuple[str, bool]] = []  # (function name, errored)
         self.managed_keys: set[str] = set()
         self._current: str | None = None
+        self._last: str | None = None
         self._original: Callable[..., Any] | None = None
         self._hooked = False
 
@@ -89,7 +100,11 @@ class InProcessLambdaRuntime:
                 for key in self.managed_keys:
                     os.environ.pop(key, None)
                 os.environ.update({k: str(v) for k, v in variables.items()})
-                self._current = name
+                if self._last != name:  # another function's container: nothing it read is cached here
+                    from aws_lambda_powertools.utilities import parameters
+
+                    parameters.clear_caches()
+                self._current = self._last = name
             self._holders += 1
 
     def exit_function(self) -> None:
@@ -110,28 +125,30 @@ class InProcessLambdaRuntime:
             self.exit_function()
 
     # -- AWS call recording ------------------------------------------------------------------------------
-    def _capture(self, model: Any, params: Mapping[str, Any], context: dict[str, Any], **_: Any) -> None:
-        """Remember the API parameters of a call made while a function runs (the request is signed later)."""
-        if self._current is not None:
-            service = model.service_model.service_name
-            context["labeltune_call"] = AwsCall(self._current, service, model.name, dict(params))
+    def _note(self, client: Any, operation: str, params: Mapping[str, Any]) -> None:
+        """Remember a call made while a function runs, unless moto's engine or the tooling made it."""
+        function = self._current
+        if function is None:
+            return
+        credentials = getattr(client._request_signer, "_credentials", None)
+        if credentials is not None and credentials.access_key in NOT_A_FUNCTION:
+            return
+        self.calls.append(AwsCall(function, client.meta.service_model.service_name, operation, dict(params)))
 
-    def _record(self, request: Any, request_signer: Any, **_: Any) -> None:
-        """Keep the call unless moto's Step Functions engine made it: that engine shares the default boto3
-        session and runs on its own threads, but always signs with the access key "ak"."""
-        call = request.context.get("labeltune_call")
-        credentials = request_signer._credentials
-        if call is not None and (credentials is None or credentials.access_key != ENGINE_ACCESS_KEY):
-            self.calls.append(call)
-
-    def hook_boto3(self) -> None:
-        """Record calls made through the default boto3 session (the one the adapters use)."""
+    def hook_botocore(self) -> None:
+        """Record every API call of every botocore client in the process (one patch of BaseClient)."""
         if self._hooked:
             return
-        if boto3.DEFAULT_SESSION is None:
-            boto3.setup_default_session()
-        boto3.DEFAULT_SESSION.events.register("before-parameter-build.*.*", self._capture)
-        boto3.DEFAULT_SESSION.events.register("before-sign.*.*", self._record)
+        from botocore.client import BaseClient
+
+        original = BaseClient._make_api_call
+        runtime = self
+
+        def _make_api_call(client: Any, operation_name: str, api_params: Mapping[str, Any]) -> Any:
+            runtime._note(client, operation_name, api_params)
+            return original(client, operation_name, api_params)
+
+        BaseClient._make_api_call = _make_api_call
         self._hooked = True
 
     # -- the moto patch -------------------------------------------------------------------------------
@@ -147,7 +164,7 @@ class InProcessLambdaRuntime:
             return runtime.invoke(fn, event)
 
         LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign,assignment]
-        self.hook_boto3()
+        self.hook_botocore()
 
     def uninstall(self) -> None:
         from moto.awslambda.models import LambdaFunction

@@ -51,6 +51,7 @@ class LocalResources:
     not_emulated: dict[str, str] = field(default_factory=dict)
     environment_keys: set[str] = field(default_factory=set)  # every variable any function declares
     definition: str = ""
+    template: dict[str, Any] = field(default_factory=dict)  # the translated CloudFormation the stack was built from
 
     def ref(self, logical_id: str) -> str:
         return self.physical[logical_id]["Ref"]
@@ -153,6 +154,8 @@ def _physical_ids(logical_id: str, kind: str, stack: str, region: str) -> dict[s
         }
     if kind == "AWS::ApiGatewayV2::Api":
         return {"Ref": "local", "ApiEndpoint": "http://localhost"}
+    if kind == "AWS::Events::Rule":
+        return {"Ref": name, "Arn": f"{arn_prefix.format('events')}:rule/{name}"}
     return {"Ref": name}
 
 
@@ -209,7 +212,7 @@ def build_resources(
         raise ValueError(f"not template parameters: {sorted(unknown)}")
     values = {**declared, **(parameters or {})}
     cfn = translate_template(raw, values, base_dir=root, region=region)
-    resources = LocalResources(stack_name=stack_name, region=region, parameters=values)
+    resources = LocalResources(stack_name=stack_name, region=region, parameters=values, template=cfn)
     resources.routes = http_api_routes(raw)
     resolver = Resolver(resources)
     for logical_id, resource in cfn["Resources"].items():

@@ -18,7 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ import boto3
 
 from labeltune.adapters.label_sources import export_snapshot_key
 from labeltune.emulator import OpenAIEmulator
-from labeltune.local.lambda_runtime import RUNTIME
+from labeltune.local.lambda_runtime import RUNTIME, tooling_session
 from labeltune.local.moto_dynamodb import make_moto_dynamodb_atomic
 from labeltune.local.resources import LocalResources, build_resources
 
@@ -182,6 +182,9 @@ class StackOptions:
     # of the functions). A real OpenAI key creates real, paid fine-tuning jobs.
     openai_api_key: str | None = None
     labelbox_api_key: str | None = None
+    # Extra environment variables for every function, over the template's and the local ones (e.g.
+    # {"OPENAI_TIMEOUT_SECONDS": "2", "JOB_CREATE_SETTLE_SECONDS": "20"} to scale timeouts down in a test).
+    function_environment: dict[str, str] = field(default_factory=dict)
 
     def emulated(self) -> dict[str, str]:
         """What this stack emulates, for printing next to any result."""
@@ -313,7 +316,7 @@ class LocalStack:
         if self.options.labelbox_api_key:
             secrets["LabelboxApiKeySecret"] = self.options.labelbox_api_key
         self.resources = build_resources(
-            boto3.Session(region_name=REGION),
+            tooling_session(REGION),
             self.root,
             region=REGION,
             parameters={
@@ -330,10 +333,12 @@ class LocalStack:
 
     def _local_environment(self) -> dict[str, str]:
         """LOCAL_ENVIRONMENT, and the emulator's model catalog unless OpenAI is real (the emulator is not
-        OpenAI: it never closes for training, so the local stack does not refuse what it would train)."""
-        if self.options.openai_api_key:
-            return dict(LOCAL_ENVIRONMENT)
-        return {**LOCAL_ENVIRONMENT, "MODEL_CATALOG_FILE": str(EMULATOR_CATALOG)}
+        OpenAI: it never closes for training, so the local stack does not refuse what it would train);
+        then `options.function_environment`, which wins over both and over the template's variables."""
+        environment = dict(LOCAL_ENVIRONMENT)
+        if not self.options.openai_api_key:
+            environment["MODEL_CATALOG_FILE"] = str(EMULATOR_CATALOG)
+        return {**environment, **{key: str(value) for key, value in self.options.function_environment.items()}}
 
     def _start_emulator(self) -> OpenAIEmulator:
         """The emulator binds its own port (checked free by claim_ports); a bind lost since is PortUnavailable."""
@@ -414,8 +419,9 @@ class LocalStack:
         return ensure_project_secret(self.client("secretsmanager"), name).secret
 
     def client_session(self) -> boto3.Session:
-        """A session outside any function: its calls are not attributed to a function."""
-        return boto3.Session(region_name=REGION)
+        """A session outside any function (the demo's, the tests'): its calls are signed with the tooling
+        access key, so the IAM check never attributes them to a function that happens to be running."""
+        return tooling_session(REGION)
 
     def client(self, service: str) -> Any:
         return self.client_session().client(service)

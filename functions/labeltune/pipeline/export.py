@@ -19,7 +19,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from labeltune.clock import Clock, iso, parse_iso
+from labeltune.domain.conversion import Reason
 from labeltune.domain.models import RunStatus
+from labeltune.domain.project_config import DEFAULT_MAX_EXPORT_ERROR_RATE
+from labeltune.domain.row_data import is_storage_uri, web_url
 from labeltune.errors import ExportFailed, RowDataFetchError
 from labeltune.ports import ExportService, ObjectStore, RowDataFetcher, RunStore
 
@@ -42,6 +45,8 @@ class Snapshot(BaseModel):
     rows: int
     fetched_urls: int
     fetch_failures: int
+    storage_uris: int = 0
+    export_errors: int = 0
 
 
 def snapshot_key(run_id: str) -> str:
@@ -68,14 +73,6 @@ def check_export(task_id: str, started_at: str, exports: ExportService, clock: C
     return ExportState(task_id=task_id, status=status, started_at=started_at)
 
 
-def _is_url(value: Any) -> bool:
-    return (
-        isinstance(value, str)
-        and "\n" not in value.strip()
-        and value.strip().lower().startswith(("http://", "https://"))
-    )
-
-
 def _fetch(row: Any, fetcher: RowDataFetcher) -> bool:
     """Replace the row's URL by the text it names; on failure keep a reason code. True when it failed."""
     data_row = row["data_row"]
@@ -87,9 +84,17 @@ def _fetch(row: Any, fetcher: RowDataFetcher) -> bool:
     return False
 
 
-def _has_url(row: Any) -> bool:
+def _row_data(row: Any) -> Any:
     data_row = row.get("data_row") if isinstance(row, dict) else None
-    return isinstance(data_row, dict) and _is_url(data_row.get("row_data"))
+    return data_row.get("row_data") if isinstance(data_row, dict) else None
+
+
+def _mark_storage_uri(row: Any) -> bool:
+    """A row whose row_data names a storage object (gs://, s3://) keeps a reason code; True when it does."""
+    if is_storage_uri(_row_data(row)):
+        row[FETCH_ERROR_FIELD] = Reason.ROW_DATA_STORAGE_URI
+        return True
+    return False
 
 
 def snapshot_export(
@@ -99,9 +104,13 @@ def snapshot_export(
     fetcher: RowDataFetcher,
     store: ObjectStore,
     runs: RunStore,
+    max_export_error_rate: float = DEFAULT_MAX_EXPORT_ERROR_RATE,
     concurrency: int = FETCH_CONCURRENCY,
 ) -> Snapshot:
-    tally = {"rows": 0, "fetched_urls": 0, "fetch_failures": 0}
+    """Stream the export into the run's snapshot, fetching web row_data and marking storage URIs; count the
+    rows Labelbox failed to export (they are not in the result stream) and fail the run above the project's
+    threshold, rather than train on a silently smaller set."""
+    tally = {"rows": 0, "fetched_urls": 0, "fetch_failures": 0, "storage_uris": 0}
     key = snapshot_key(run_id)
     rows = iter(exports.iter_export(task_id))
     with (
@@ -113,17 +122,31 @@ def snapshot_export(
             # Rows go out in export order, a bounded batch at a time; the URLs within a batch are fetched
             # concurrently, so a few slow hosts do not add up row by row.
             while batch := list(itertools.islice(rows, FETCH_BATCH_ROWS)):
-                with_urls = [row for row in batch if _has_url(row)]
+                with_urls = [row for row in batch if web_url(_row_data(row)) is not None]
                 failures = sum(pool.map(lambda row: _fetch(row, fetcher), with_urls))
                 tally["rows"] += len(batch)
                 tally["fetched_urls"] += len(with_urls)
                 tally["fetch_failures"] += failures
+                tally["storage_uris"] += sum(_mark_storage_uri(row) for row in batch)
                 out.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in batch)
         store.upload_file(key, path)
+    export_errors = exports.export_errors(task_id)
     runs.update_run(
-        run_id, export_rows=tally["rows"], export_uri=store.uri(key), row_data_fetch_failures=tally["fetch_failures"]
+        run_id,
+        export_rows=tally["rows"],
+        export_errors=export_errors,
+        export_uri=store.uri(key),
+        row_data_fetch_failures=tally["fetch_failures"],
+        row_data_storage_uris=tally["storage_uris"],
     )
-    return Snapshot(key=key, **tally)
+    exported = tally["rows"] + export_errors
+    if export_errors and export_errors > max_export_error_rate * exported:
+        raise ExportFailed(
+            task_id,
+            f"{export_errors} of {exported} rows failed to export at Labelbox ({export_errors / exported:.1%}), "
+            f"more than the project allows (max_export_error_rate {max_export_error_rate:.1%})",
+        )
+    return Snapshot(key=key, export_errors=export_errors, **tally)
 
 
 class SnapshotSource:

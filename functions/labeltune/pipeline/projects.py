@@ -1,8 +1,16 @@
 """Project configuration through the API: partial updates merged over what is stored (or the defaults),
-validated as a whole, and refused when its base model cannot be trained (the dated model catalog)."""
+validated as a whole, and refused when its base model cannot be trained (the dated model catalog).
+
+The merged configuration is validated strictly, as the JSON it arrived as: a string or `true` where a number
+belongs is refused, never coerced and stored (pydantic's lax mode would turn "5" into 5 and true into 1). A
+refusal names the fields to fix but echoes nothing the caller sent: an unknown key that is not a plain field
+name, and a base model the catalog does not know, are described, not repeated.
+"""
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import date
 from typing import Any
 
@@ -10,10 +18,12 @@ from pydantic import ValidationError
 
 from labeltune.catalog import ModelCatalog, Verdict
 from labeltune.domain.project_config import ProjectConfig
-from labeltune.errors import InvalidInput, field_problems
-from labeltune.ports import ProjectStore
+from labeltune.errors import InvalidInput, ModelNotTrainable, field_problems
+from labeltune.ports import ProjectStore, RunStore
 
 PROVIDER = "openai"  # the only fine-tuning provider so far; a per-project choice comes with Bedrock
+_FIELD_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")  # a path part shown as sent; anything else is the caller's text
+UNKNOWN_FIELD = "(unknown field)"
 
 
 def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
@@ -28,20 +38,56 @@ def model_verdict(config: ProjectConfig, catalog: ModelCatalog, today: date) -> 
     return catalog.check(PROVIDER, config.base_model, today)
 
 
+def _validated(merged: dict[str, Any]) -> ProjectConfig:
+    """The configuration validated strictly as JSON (the merge of two JSON documents is one), or InvalidInput."""
+    try:
+        return ProjectConfig.model_validate_json(json.dumps(merged), strict=True)
+    except ValidationError as error:
+        raise InvalidInput("invalid project configuration", _unechoed(field_problems(error))) from error
+
+
+def _unechoed(problems: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The problems with every part of a field path that is not a plain name replaced: such a part is a key
+    the caller made up (markup, control characters, kilobytes of text), and it is not repeated back."""
+    shown = []
+    for problem in problems:
+        field = problem["field"]
+        if field != "(body)":
+            field = ".".join(part if _FIELD_NAME.fullmatch(part) else UNKNOWN_FIELD for part in field.split("."))
+        shown.append({**problem, "field": field})
+    return shown
+
+
+def _model_problems(config: ProjectConfig, verdict: Verdict, catalog: ModelCatalog, today: date) -> list[str]:
+    """Why the base model cannot be trained. The catalog's messages name the model; a model it does not know
+    is the caller's own text, so that one is said without it."""
+    if catalog.entry(PROVIDER, config.base_model) is not None:
+        return list(verdict.problems)
+    trainable = ", ".join(catalog.trainable_models(PROVIDER, today)) or "none"
+    return [f"not a model {PROVIDER} fine-tunes (trainable now: {trainable})"]
+
+
 def configure_project(
     project_id: str, changes: dict[str, Any], projects: ProjectStore, catalog: ModelCatalog, today: date
 ) -> dict[str, Any]:
     """Store the merged configuration, or raise InvalidInput (nothing stored) with a problem per field."""
     current = (projects.get_project(project_id) or {}).get("config") or ProjectConfig().model_dump(mode="json")
-    try:
-        config = ProjectConfig.model_validate(_merge(current, changes))
-    except ValidationError as error:
-        raise InvalidInput("invalid project configuration", field_problems(error)) from error
+    config = _validated(_merge(current, changes))
     verdict = model_verdict(config, catalog, today)
     if not verdict.trainable:
-        problems = [{"field": "base_model", "message": problem} for problem in verdict.problems]
-        raise InvalidInput(f"{config.base_model} cannot be fine-tuned now", problems)
+        problems = [{"field": "base_model", "message": m} for m in _model_problems(config, verdict, catalog, today)]
+        raise InvalidInput("the base model cannot be fine-tuned now", problems)
     return project_view(projects.put_config(project_id, config.model_dump(mode="json")), catalog, today)
+
+
+def refuse_untrainable(run_id: str, config: ProjectConfig, catalog: ModelCatalog, today: date, runs: RunStore) -> None:
+    """A run whose model the provider will not train (closed since the project was configured) fails at
+    its first step, before an export or a dataset is paid for; the reason and the date go on the run."""
+    verdict = model_verdict(config, catalog, today)
+    if not verdict.trainable:
+        message = f"{config.base_model} cannot be fine-tuned on {today.isoformat()}: " + "; ".join(verdict.problems)
+        runs.update_run(run_id, model_check=message)
+        raise ModelNotTrainable(message)
 
 
 def project_view(project: dict[str, Any], catalog: ModelCatalog, today: date) -> dict[str, Any]:

@@ -1,0 +1,40 @@
+"""Least privilege, checked from both sides once every end-to-end test has run (this file's name sorts last):
+every call a function made is allowed (test_iam_check), and every grant a function has was needed by some call,
+but for the few below, each needed only on a path the tests do not take against the local stack."""
+
+from __future__ import annotations
+
+from labeltune.local.iam_check import unused_grants
+from labeltune.local.lambda_runtime import RUNTIME
+from labeltune.local.stack import LocalStack
+
+# (function, action, what the resource is) -> why the grant stays although no test's call needed it
+JUSTIFIED = {
+    ("ApiFunction", "dynamodb:DeleteItem", "IdempotencyTable"): "Powertools deletes the record when processing fails",
+    ("ApiFunction", "dynamodb:GetItem", "IdempotencyTable"): "Powertools reads a record its put did not return",
+    ("ApiFunction", "secretsmanager:GetSecretValue", "LabelboxWebhookSecret"): "only with SharedWebhookSecret=enabled",
+    ("ExportLabelsFunction", "secretsmanager:GetSecretValue", "LabelboxApiKeySecret"): "only with LabelSource=labelbox",
+    ("ExportLabelsFunction", "s3:ListBucket", "artifactsbucket"): "S3 answers 404, not 403, for a missing export",
+    ("ExportLabelsFunction", "s3:AbortMultipartUpload", "runs/"): "a failed multipart upload of a large snapshot",
+    ("PrepareDatasetFunction", "s3:AbortMultipartUpload", "runs/"): "a failed multipart upload of a large dataset",
+    ("EvaluateFunction", "s3:AbortMultipartUpload", "runs/"): "a failed multipart upload of large results",
+    ("RecordOutcomeFunction", "sqs:SendMessage", "UndeliveredEventsQueue"): "an event it could not handle",
+    ("CheckFineTuneFunction", "dynamodb:GetItem", "RunsTable"): "recording an extra job (a create that landed late)",
+    ("RecordOutcomeFunction", "states:DescribeExecution", "pipeline"): "a follow-up that finds a dead claim",
+    ("RecordOutcomeFunction", "states:StartExecution", "pipeline"): "a follow-up run",
+}
+
+
+def _justified(function: str, action: str, resource: str) -> bool:
+    name = function.rsplit("-", 1)[-1]
+    return any(f == name and a == action and what in resource for f, a, what in JUSTIFIED)
+
+
+def test_no_function_holds_a_grant_it_does_not_use(stack: LocalStack) -> None:
+    assert stack.resources is not None
+    unused = [
+        g
+        for g in unused_grants(RUNTIME.calls, stack.resources.role_policies, stack.resources.region)
+        if not _justified(g.function, g.action, g.resource)
+    ]
+    assert unused == [], "\n".join(f"{g.function} {g.action} {g.resource}" for g in unused)
