@@ -4,7 +4,8 @@ Sends deliveries concurrently over HTTP for one project: unique approval events,
 deliveries (a quarter of the total), and malformed ones (bad signature, not JSON, no project). Then it
 checks what a demanding user cares about and prints the numbers:
 
-- no 5xx; every malformed delivery got its 4xx;
+- no 5xx, with 10% of DynamoDB transactions cancelled by an injected TransactionConflict (as real DynamoDB
+  cancels concurrent transactions on one project; moto alone never does); every malformed delivery got its 4xx;
 - no lost event: the events the runs took plus those still pending equal the unique deliveries;
 - exactly the expected number of runs: unique // min_new_labels (the trigger policy allows one run in
   flight and one follow-up; with these numbers that arithmetic is exact whatever the timing);
@@ -32,6 +33,7 @@ from pathlib import Path
 
 from labeltune.adapters.dynamodb_projects import DynamoProjectStore
 from labeltune.domain.signature import sign
+from labeltune.local.moto_dynamodb import CONFLICTS, inject_transaction_conflicts
 from labeltune.local.stack import LocalStack, StackOptions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,6 +81,13 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--min-new-labels", type=int, default=250)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--conflict-rate",
+        type=float,
+        default=0.1,
+        help="share of DynamoDB transactions cancelled with TransactionConflict, as real DynamoDB does under "
+        "concurrent writes to one project (moto alone never conflicts)",
+    )
     args = parser.parse_args()
 
     deliveries, unique, malformed = plan(args.deliveries, args.seed)
@@ -89,11 +98,14 @@ def main() -> int:
         stack.upload_export(project, EXPORT)  # rows are filed under the demo project: runs fail fast, which is fine
         stack.configure_project(project, {"min_new_labels": args.min_new_labels})
         secret = stack.webhook_secret(project)
+        inject_transaction_conflicts(args.conflict_rate, seed=args.seed)
 
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
             results = list(pool.map(lambda d: (d[0], *request(stack.api_url, secret, project, *d)), deliveries))
         wall = time.perf_counter() - started
+        conflicts = CONFLICTS.injected
+        inject_transaction_conflicts(0.0)
 
         runs = [e for e in stack.executions() if (stack.get_run(e["name"]) or {}).get("project_id") == project]
         for execution in runs:
@@ -134,6 +146,7 @@ def main() -> int:
         f"mean {statistics.fmean(valid_latencies) * 1000:.1f} ms"
     )
     print(f"status codes: {dict(sorted({s: statuses.count(s) for s in set(statuses)}.items()))}")
+    print(f"DynamoDB transaction conflicts injected: {conflicts} (rate {args.conflict_rate:.0%}), retried by the store")
     print(f"runs started: {len(runs)} (expected {expected_runs})")
     print(f"labels: {consumed} taken by runs + {pending} pending = {consumed + pending} (unique deliveries {unique})")
     checks = {

@@ -164,3 +164,18 @@ def test_transaction_conflicts_are_retried_then_reported_as_transient(store: Dyn
     finally:
         deliveries.meta.client = real
     assert store.get_project("p")["pending_labels"] == 1
+
+
+def test_the_local_stack_can_make_moto_conflict_like_dynamodb(store: DynamoProjectStore) -> None:
+    """moto serialises every write, so it never cancels a transaction; the local stack injects the conflicts
+    real DynamoDB has, and the store retries through them."""
+    from labeltune.local.moto_dynamodb import CONFLICTS, inject_transaction_conflicts
+
+    inject_transaction_conflicts(0.5, seed=3)
+    try:
+        outcomes = [count(store, f"d-{i}") for i in range(20)]
+    finally:
+        injected = CONFLICTS.injected
+        inject_transaction_conflicts(0.0)
+    assert injected > 0
+    assert all(o.counted for o in outcomes) and store.get_project("p")["pending_labels"] == 20

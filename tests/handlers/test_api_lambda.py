@@ -95,3 +95,27 @@ def test_the_signed_sample_webhook_is_accepted_and_errors_keep_the_shape(handler
     assert tampered["statusCode"] == 401 and json.loads(tampered["body"])["message"]
     missing = invoke(handler, {**event, "path": "/nowhere", "resource": "/nowhere"})
     assert missing["statusCode"] == 404 and json.loads(missing["body"]) == {"message": "no such route"}
+
+
+def test_a_write_that_keeps_conflicting_is_503_with_retry_after_and_records_nothing(handler: Any) -> None:
+    """Real DynamoDB cancels concurrent transactions on one project (TransactionConflict); once the retries are
+    spent the delivery is answered 503 with Retry-After (Labelbox delivers again), never 500."""
+    from labeltune.local.moto_dynamodb import inject_transaction_conflicts, make_moto_dynamodb_atomic
+
+    make_moto_dynamodb_atomic()
+    event = json.loads((EVENTS / "api_webhook_labelbox.json").read_text())
+    body = json.loads(event["body"])
+    body["event"] = "WORKFLOW_ACTION"  # an approval: it is counted, in a transaction
+    event = {**event, "body": json.dumps(body)}
+    from tests.infra.sample_events import SAMPLE_WEBHOOK_SECRET, sign
+
+    event["headers"] = {**event["headers"], "X-Hub-Signature-256": sign(event["body"], SAMPLE_WEBHOOK_SECRET)}
+    event["multiValueHeaders"] = {k: [v] for k, v in event["headers"].items()}
+    inject_transaction_conflicts(1.0)
+    try:
+        busy = invoke(handler, event)
+    finally:
+        inject_transaction_conflicts(0.0)
+    assert busy["statusCode"] == 503 and busy["multiValueHeaders"]["Retry-After"] == ["2"]
+    assert boto3.resource("dynamodb", region_name="us-east-1").Table("deliveries").scan()["Items"] == []
+    assert invoke(handler, event)["statusCode"] == 202  # the redelivery, once DynamoDB lets it through

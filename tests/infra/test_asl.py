@@ -173,3 +173,51 @@ def test_a_job_create_with_an_unknown_outcome_is_looked_up_again_for_longer_than
     settle = Settings.model_fields["job_create_settle_seconds"].default
     assert waited > settle + interval, (waited, settle)
     assert all("JobCreatePending" not in r["ErrorEquals"] for r in retriers[1:])
+
+
+HISTORY_LIMIT = 25_000  # events in one Standard execution's history (Step Functions quotas)
+# A failed attempt adds LambdaFunctionScheduled/Started/Failed; allow one retried attempt per poll on average.
+RETRY_EVENTS_PER_POLL = 3
+
+
+def _events_per_visit(state: dict[str, Any]) -> int:
+    """History events one visit of a state adds (JSONPath Lambda tasks, Wait, Choice)."""
+    if state["Type"] == "Task":
+        return 5  # TaskStateEntered, LambdaFunctionScheduled, LambdaFunctionStarted, LambdaFunctionSucceeded, Exited
+    return 2  # StateEntered, StateExited
+
+
+def _polling_loops(asl: dict[str, Any]) -> list[list[str]]:
+    """Every cycle Wait -> ... -> back to the Wait (the export and the fine-tune polling loops)."""
+    states = asl["States"]
+    loops = []
+    for name, state in states.items():
+        if state["Type"] != "Wait":
+            continue
+        path, current = [name], state["Next"]
+        while current != name and len(path) < len(states):
+            path.append(current)
+            nxt = states[current]
+            current = nxt.get("Next") or next(
+                (c["Next"] for c in nxt.get("Choices", []) if c["Next"] == name or states[c["Next"]]["Type"] == "Wait"),
+                nxt.get("Default"),
+            )
+        if current == name:
+            loops.append(path)
+    return loops
+
+
+def test_no_allowed_poll_interval_can_exhaust_the_execution_history(
+    asl: dict[str, Any], template: dict[str, Any]
+) -> None:
+    """At 1 s (the old MinValue) a 3-day execution polls ~259,000 times: the 25,000-event history ran out after
+    about 2,800 polls and the run then cancelled its paid job. With the template's MinValue, polling for the whole
+    timeout, a retry on every poll included, fits."""
+    loops = _polling_loops(asl)
+    assert len(loops) == 2, loops  # the export and the fine-tuning loops
+    per_poll = max(sum(_events_per_visit(asl["States"][s]) for s in loop) for loop in loops) + RETRY_EVENTS_PER_POLL
+    fixed = sum(_events_per_visit(state) for state in asl["States"].values()) + 10  # every other state once
+    minimum = template["Parameters"]["PollIntervalSeconds"]["MinValue"]
+    worst = asl["TimeoutSeconds"] // minimum * per_poll + fixed
+    assert worst < HISTORY_LIMIT, (worst, per_poll, minimum)
+    assert asl["TimeoutSeconds"] // 1 * per_poll > HISTORY_LIMIT  # the old minimum of 1 s would not fit

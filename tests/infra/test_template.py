@@ -30,7 +30,12 @@ FUNCTION_ENV = {
         "DELIVERIES_TABLE_NAME",
         "IDEMPOTENCY_TABLE_NAME",
     },
-    "RecordOutcomeFunction": {"STATE_MACHINE_ARN", "POLL_INTERVAL_SECONDS", "PROJECTS_TABLE_NAME"},
+    "RecordOutcomeFunction": {
+        "STATE_MACHINE_ARN",
+        "POLL_INTERVAL_SECONDS",
+        "PROJECTS_TABLE_NAME",
+        "OPENAI_TIMEOUT_SECONDS",
+    },
 }
 
 # Which secret each function may read (least privilege).
@@ -127,7 +132,7 @@ def test_sizes_and_timeouts(translated: dict[str, Any]) -> None:
         "StartFineTuneFunction": (300, 512),
         "CheckFineTuneFunction": (120, 512),
         "EvaluateFunction": (900, 1024),
-        "RecordOutcomeFunction": (300, 512),  # cancelling jobs and deleting files: several 30 s calls, retried
+        "RecordOutcomeFunction": (600, 512),  # cancelling jobs and deleting files, retried within a budget
     }
     functions = _of_type(translated, "AWS::Lambda::Function")
     actual = {k: (v["Properties"]["Timeout"], v["Properties"]["MemorySize"]) for k, v in functions.items()}
@@ -290,7 +295,7 @@ def test_parameters(template: dict[str, Any]) -> None:
     # What a run trains on is per project, with one set of defaults (ProjectConfig): none in the template.
     assert not {"BaseModel", "SystemPrompt", "MinExamples"} & set(params)
     poll = params["PollIntervalSeconds"]
-    assert (poll["Type"], poll["Default"], poll["MinValue"]) == ("Number", 300, 1)
+    assert (poll["Type"], poll["Default"], poll["MinValue"]) == ("Number", 300, 150)  # see test_asl: history
     assert params["OpenAIBaseUrl"]["Default"] == ""
     shared = params["SharedWebhookSecret"]
     assert (shared["Default"], shared["AllowedValues"]) == ("disabled", ["disabled", "enabled"])
@@ -334,3 +339,56 @@ def test_samconfig_deploy_defaults() -> None:
     assert deploy["capabilities"] == "CAPABILITY_IAM"
     assert deploy["resolve_s3"] is True
     assert deploy["region"] == "us-east-1"
+
+
+def test_the_webhook_is_throttled_apart_from_the_management_routes(translated: dict[str, Any]) -> None:
+    stage = translated["Resources"]["HttpApiApiGatewayDefaultStage"]["Properties"]
+    default = stage["DefaultRouteSettings"]
+    webhook = stage["RouteSettings"]["POST /webhooks/labelbox"]
+    assert webhook["ThrottlingRateLimit"] > default["ThrottlingRateLimit"]
+    assert webhook["ThrottlingBurstLimit"] > default["ThrottlingBurstLimit"]
+    routes = {
+        f"{method.upper()} {path}"
+        for path, methods in translated["Resources"]["HttpApi"]["Properties"]["Body"]["paths"].items()
+        for method in methods
+    }
+    assert set(stage["RouteSettings"]) <= routes  # a setting for a route that does not exist would be ignored
+
+
+def test_the_api_function_has_reserved_concurrency_unless_turned_off(template: dict[str, Any]) -> None:
+    reserved = template["Resources"]["ApiFunction"]["Properties"]["ReservedConcurrentExecutions"]
+    assert reserved == {"Fn::If": ["ReserveApiConcurrency", {"Ref": "ApiReservedConcurrency"}, {"Ref": "AWS::NoValue"}]}
+    assert template["Parameters"]["ApiReservedConcurrency"]["Default"] == 20
+    assert template["Conditions"]["ReserveApiConcurrency"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ApiReservedConcurrency"}, 0]}]
+    }
+
+
+def test_every_request_to_the_bucket_of_chats_is_logged(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    logging = resources["ArtifactsBucket"]["Properties"]["LoggingConfiguration"]
+    assert logging["DestinationBucketName"] == {"Ref": "AccessLogsBucket"}
+    logs = resources["AccessLogsBucket"]["Properties"]
+    assert logs["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "AES256"  # S3 server access logging can only write to SSE-S3 buckets
+    }
+    assert logs["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
+    (grant,) = [
+        s
+        for s in resources["AccessLogsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Allow"
+    ]
+    assert grant["Principal"] == {"Service": "logging.s3.amazonaws.com"} and grant["Action"] == "s3:PutObject"
+    assert grant["Condition"]["ArnLike"]["aws:SourceArn"] == {"Fn::GetAtt": ["ArtifactsBucket", "Arn"]}
+
+
+def test_closing_a_run_fits_its_cleanup_in_the_functions_timeout(translated: dict[str, Any]) -> None:
+    """RecordOutcome kept the global 60 s while cancelling a job alone can take 3 x 30 s: the run was never closed
+    and the project stayed claimed. Worst case now: the budget, plus one more attempt of its provider calls."""
+    from labeltune.pipeline.outcome import CLEANUP_BUDGET_SECONDS
+
+    props = translated["Resources"]["RecordOutcomeFunction"]["Properties"]
+    request = float(props["Environment"]["Variables"]["OPENAI_TIMEOUT_SECONDS"])
+    calls_per_attempt = 6  # list jobs, get the recorded one, cancel, list files, delete two
+    one_attempt = calls_per_attempt * 3 * (request + 1)  # the SDK's three tries, with its backoff
+    assert CLEANUP_BUDGET_SECONDS + one_attempt + 30 < props["Timeout"]

@@ -221,3 +221,19 @@ def test_a_transient_cleanup_failure_is_retried() -> None:
     runs.create_run(RUN, "p", status="TRAINING", provider_contacted=True)
     release_provider_resources(RUN, runs, lambda: provider, sleep=lambda s: None)
     assert provider.files == {} and provider.trained(RUN) == []
+
+
+def test_no_cleanup_attempt_starts_once_the_budget_is_spent() -> None:
+    provider = FlakyCleanup(failures=5)
+    started_job(provider)
+    runs = InMemoryRunStore()
+    runs.create_run(RUN, "p", status="TRAINING", provider_contacted=True)
+    attempts = []
+
+    def elapsed() -> float:
+        attempts.append(1)
+        return 1000.0  # past the budget after the first failure
+
+    with pytest.raises(TransientError):
+        release_provider_resources(RUN, runs, lambda: provider, sleep=lambda s: None, elapsed=elapsed)
+    assert provider.failures == 4  # one attempt, not three

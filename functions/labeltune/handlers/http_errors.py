@@ -14,7 +14,9 @@ from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from labeltune.domain.json_input import MalformedJson
-from labeltune.errors import InvalidInput
+from labeltune.errors import InvalidInput, TransientError
+
+RETRY_AFTER_SECONDS = 2
 
 
 class HttpError(Exception):
@@ -48,6 +50,13 @@ def register_error_handlers(app: ApiGatewayResolver) -> None:
     @app.exception_handler(MalformedJson)
     def _malformed(error: MalformedJson) -> Response:
         return json_response(400, error_body(str(error)))
+
+    @app.exception_handler(TransientError)
+    def _busy(error: TransientError) -> Response:
+        # DynamoDB kept cancelling the write (concurrent transactions on one project): nothing was recorded,
+        # and the caller (Labelbox redelivers) should come back shortly.
+        body = error_body("the request could not be recorded right now; retry shortly")
+        return json_response(503, body, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     @app.not_found
     def _no_route(error: NotFoundError) -> Response:

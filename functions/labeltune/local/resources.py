@@ -82,6 +82,10 @@ class Resolver:
             "AWS::StackName": resources.stack_name,
         }
 
+    def condition(self, name: str) -> bool:
+        """A named condition of the template's Conditions section."""
+        return bool(self.resolve(self.r.template.get("Conditions", {})[name]))
+
     def ref(self, name: str) -> str:
         if name in self.pseudo:
             return self.pseudo[name]
@@ -106,13 +110,29 @@ class Resolver:
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [v for v in (self.resolve(v) for v in value) if v is not _NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
             ((key, arg),) = value.items()
+            if key == "Ref" and arg == "AWS::NoValue":
+                return _NO_VALUE
             if key == "Ref":
                 return self.ref(arg)
+            if key == "Condition":
+                return self.condition(arg)
+            if key == "Fn::If":
+                name, if_true, if_false = arg
+                return self.resolve(if_true if self.condition(name) else if_false)
+            if key == "Fn::Equals":
+                left, right = (str(self.resolve(side)) for side in arg)
+                return left == right
+            if key == "Fn::Not":
+                return not self.resolve(arg[0])
+            if key == "Fn::And":
+                return all(self.resolve(part) for part in arg)
+            if key == "Fn::Or":
+                return any(self.resolve(part) for part in arg)
             if key == "Fn::GetAtt":
                 logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
                 return self.get_att(logical_id, attribute)
@@ -125,7 +145,30 @@ class Resolver:
             if key == "Fn::Select":
                 index, items = arg
                 return self.resolve(items)[int(self.resolve(index))]
-        return {k: self.resolve(v) for k, v in value.items()}
+        resolved = {k: self.resolve(v) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v is not _NO_VALUE}
+
+
+_NO_VALUE = object()  # AWS::NoValue: the property is left out
+
+
+def check_parameters(declared: dict[str, Any], values: dict[str, str]) -> None:
+    """Refuse parameter values CloudFormation would refuse (MinValue, MaxValue, AllowedValues, AllowedPattern)."""
+    for name, spec in declared.items():
+        value = values[name]
+        problem = None
+        if spec.get("Type") == "Number":
+            number = float(value)
+            if "MinValue" in spec and number < float(spec["MinValue"]):
+                problem = f"below its MinValue {spec['MinValue']}"
+            elif "MaxValue" in spec and number > float(spec["MaxValue"]):
+                problem = f"above its MaxValue {spec['MaxValue']}"
+        if "AllowedValues" in spec and value not in [str(v) for v in spec["AllowedValues"]]:
+            problem = f"not one of {spec['AllowedValues']}"
+        if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], value):
+            problem = f"not matching {spec['AllowedPattern']}"
+        if problem:
+            raise ValueError(f"parameter {name}={value!r} is {problem}")
 
 
 def _physical_ids(logical_id: str, kind: str, stack: str, region: str) -> dict[str, str]:
@@ -211,6 +254,7 @@ def build_resources(
     if unknown:
         raise ValueError(f"not template parameters: {sorted(unknown)}")
     values = {**declared, **(parameters or {})}
+    check_parameters(raw.get("Parameters", {}), values)
     cfn = translate_template(raw, values, base_dir=root, region=region)
     resources = LocalResources(stack_name=stack_name, region=region, parameters=values, template=cfn)
     resources.routes = http_api_routes(raw)

@@ -320,7 +320,6 @@ class LocalStack:
             self.root,
             region=REGION,
             parameters={
-                "PollIntervalSeconds": str(self.options.poll_interval_seconds),
                 "OpenAIBaseUrl": "" if self.options.openai_api_key else self.emulator.base_url,
                 "LabelSource": "labelbox" if self.options.labelbox_api_key else "s3",
                 "LogLevel": "WARNING",
@@ -335,7 +334,9 @@ class LocalStack:
         """LOCAL_ENVIRONMENT, and the emulator's model catalog unless OpenAI is real (the emulator is not
         OpenAI: it never closes for training, so the local stack does not refuse what it would train);
         then `options.function_environment`, which wins over both and over the template's variables."""
-        environment = dict(LOCAL_ENVIRONMENT)
+        # Runs poll every few seconds here (emulated jobs take seconds): set in the functions' environment, below
+        # the template's PollIntervalSeconds minimum, which bounds a deployed execution's history.
+        environment = {**LOCAL_ENVIRONMENT, "POLL_INTERVAL_SECONDS": str(self.options.poll_interval_seconds)}
         if not self.options.openai_api_key:
             environment["MODEL_CATALOG_FILE"] = str(EMULATOR_CATALOG)
         return {**environment, **{key: str(value) for key, value in self.options.function_environment.items()}}

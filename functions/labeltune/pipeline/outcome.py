@@ -20,6 +20,9 @@ from labeltune.ports import FineTuneProvider, RunStore
 
 MAX_MESSAGE = 1000
 CLEANUP_ATTEMPTS = 3
+# No new cleanup attempt starts after this long, so the step ends inside the function's timeout (600 s in
+# template.yaml): one attempt is a few provider calls of at most 3 x OPENAI_TIMEOUT_SECONDS (10 s there) each.
+CLEANUP_BUDGET_SECONDS = 300.0
 ProviderFactory = Callable[[], FineTuneProvider]
 TERMINAL = {RunStatus.SUCCEEDED.value, RunStatus.FAILED.value}
 
@@ -39,7 +42,12 @@ def failure_message(cause: str | None) -> str | None:
 
 
 def release_provider_resources(
-    run_id: str, runs: RunStore, provider: ProviderFactory, sleep: Callable[[float], None] = time.sleep
+    run_id: str,
+    runs: RunStore,
+    provider: ProviderFactory,
+    sleep: Callable[[float], None] = time.sleep,
+    elapsed: Callable[[], float] | None = None,
+    budget_seconds: float = CLEANUP_BUDGET_SECONDS,
 ) -> dict[str, Any]:
     """Cancel the run's jobs that are still training and delete the files it uploaded; what was done, or
     why it could not be (recorded on the run: the run is closed either way). Nothing is asked of the
@@ -47,6 +55,8 @@ def release_provider_resources(
     run = runs.get_run(run_id) or {}
     if not run.get("provider_contacted") and not run.get("job_id"):
         return {}
+    started = time.monotonic()
+    elapsed = elapsed or (lambda: time.monotonic() - started)
     for attempt in range(CLEANUP_ATTEMPTS):
         try:
             client = provider()
@@ -58,7 +68,7 @@ def release_provider_resources(
             cancelled = [client.cancel_job(job_id).job_id for job_id in training]
             deleted = client.delete_run_files(run_id)
         except TransientError:
-            if attempt == CLEANUP_ATTEMPTS - 1:
+            if attempt == CLEANUP_ATTEMPTS - 1 or elapsed() > budget_seconds:
                 raise
             sleep(2.0 * (attempt + 1))
             continue
