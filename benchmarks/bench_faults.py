@@ -49,10 +49,10 @@ from pathlib import Path
 from typing import Any
 
 from labeltune.adapters.openai_provider import FILE_PURPOSE, RUN_ID_METADATA_KEY
-from labeltune.emulator import FaultPlan
-from labeltune.emulator.faults import InjectedFault, Stall
-from labeltune.emulator.state import EmulatorState
-from labeltune.local.stack import LocalStack, StackOptions
+from labeltune_tools.embedded.stack import EmbeddedStack, StackOptions
+from labeltune_tools.emulator import FaultPlan
+from labeltune_tools.emulator.faults import InjectedFault, Stall
+from labeltune_tools.emulator.state import EmulatorState
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPORT = ROOT / "examples" / "labelbox_export.ndjson"
@@ -121,7 +121,7 @@ def http(method: str, url: str, body: bytes = b"", headers: dict[str, str] | Non
         return error.code, json.loads(error.read() or b"null")
 
 
-def new_project(stack: LocalStack, project: str) -> int:
+def new_project(stack: EmbeddedStack, project: str) -> int:
     """The sample export's rows refiled under `project` (as tests/e2e new_project does); the PUT's status."""
     assert stack.resources is not None
     records = [json.loads(line) for line in EXPORT.read_text().splitlines() if line.strip()]
@@ -155,7 +155,7 @@ def started_training(state: EmulatorState, job_id: str) -> bool:
     return any(event["message"] == "Fine-tuning job started" for event in events)
 
 
-def step_retries(stack: LocalStack, execution_arn: str) -> Counter[str]:
+def step_retries(stack: EmbeddedStack, execution_arn: str) -> Counter[str]:
     """The errors of the failed Lambda attempts the state machine retried or caught, by error name."""
     sfn = stack.client("stepfunctions")
     errors: Counter[str] = Counter()
@@ -200,7 +200,7 @@ def main() -> int:
     api_statuses: Counter[int] = Counter()
     run_ids: list[str] = []
     executions: dict[str, dict[str, Any]] = {}
-    with LocalStack(options=options) as stack:
+    with EmbeddedStack(options=options) as stack:
         assert stack.emulator is not None and stack.resources is not None
         for name, variables in stack.resources.function_environment.items():  # the scaling reached every function
             if any(variables.get(key) != value for key, value in options.function_environment.items()):

@@ -33,8 +33,8 @@ from pathlib import Path
 
 from labeltune.adapters.dynamodb_projects import DynamoProjectStore
 from labeltune.domain.signature import sign
-from labeltune.local.moto_dynamodb import CONFLICTS, inject_transaction_conflicts
-from labeltune.local.stack import LocalStack, StackOptions
+from labeltune_tools.embedded.moto_dynamodb import CONFLICTS, inject_transaction_conflicts
+from labeltune_tools.embedded.stack import EmbeddedStack, StackOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPORT = ROOT / "examples" / "labelbox_export.ndjson"
@@ -92,7 +92,7 @@ def main() -> int:
 
     deliveries, unique, malformed = plan(args.deliveries, args.seed)
     expected_runs = unique // args.min_new_labels
-    with LocalStack(options=StackOptions(poll_interval_seconds=1, job_duration_seconds=1.0)) as stack:
+    with EmbeddedStack(options=StackOptions(poll_interval_seconds=1, job_duration_seconds=1.0)) as stack:
         assert stack.resources is not None
         project = f"bench-{uuid.uuid4().hex[:8]}"
         stack.upload_export(project, EXPORT)  # rows are filed under the demo project: runs fail fast, which is fine

@@ -1,6 +1,6 @@
 """Write the sample Labelbox export (examples/labelbox_export.ndjson) the demo and the tests use.
 
-A thin command line over labeltune.sample_data, which holds the generator so tests and benchmarks can
+A thin command line over labeltune_tools.sample_data, which holds the generator so tests and benchmarks can
 import it. Deterministic: the same arguments always write the same bytes, so the committed file can be
 checked against a fresh run.
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from labeltune.sample_data import DEFAULT_SEED, DEFAULT_VALID_ROWS, PROJECT_ID, write_export
+from labeltune_tools.sample_data import DEFAULT_SEED, DEFAULT_VALID_ROWS, PROJECT_ID, write_export
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "labelbox_export.ndjson"
 

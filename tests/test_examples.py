@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from labeltune.domain.pii import PII_TYPES, extract_pii, find_leaks
-from labeltune.sample_data import (
+from labeltune_tools.sample_data import (
     PROJECT_ID,
     REJECTABLE,
     SUMMARY_FEATURE_SCHEMA_ID,

@@ -14,7 +14,7 @@ from moto import mock_aws
 from labeltune.adapters.dynamodb_projects import CONFLICT_ATTEMPTS, DynamoProjectStore
 from labeltune.clock import fixed_clock, parse_iso
 from labeltune.errors import TransientError, UnknownProject
-from labeltune.local.moto_dynamodb import make_moto_dynamodb_atomic
+from labeltune_tools.embedded.moto_dynamodb import make_moto_dynamodb_atomic
 from tests.adapters.tables import create_table
 
 STALE = "2000-01-01T00:00:00.000+00:00"
@@ -169,7 +169,7 @@ def test_transaction_conflicts_are_retried_then_reported_as_transient(store: Dyn
 def test_the_local_stack_can_make_moto_conflict_like_dynamodb(store: DynamoProjectStore) -> None:
     """moto serialises every write, so it never cancels a transaction; the local stack injects the conflicts
     real DynamoDB has, and the store retries through them."""
-    from labeltune.local.moto_dynamodb import CONFLICTS, inject_transaction_conflicts
+    from labeltune_tools.embedded.moto_dynamodb import CONFLICTS, inject_transaction_conflicts
 
     inject_transaction_conflicts(0.5, seed=3)
     try:

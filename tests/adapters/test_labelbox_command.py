@@ -16,10 +16,10 @@ from labelbox.schema.webhook import Webhook
 from moto import mock_aws
 
 from labeltune.adapters.dynamodb_projects import DynamoProjectStore
-from labeltune.cli import main
-from labeltune.commands import labelbox as command
 from labeltune.domain.project_config import ProjectConfig
-from labeltune.labelbox_setup import is_hex_secret
+from labeltune_tools.cli import main
+from labeltune_tools.commands import labelbox as command
+from labeltune_tools.labelbox_setup import is_hex_secret
 from tests.adapters import labelbox_doubles as lb
 
 PROJECT = "clproject0001"

@@ -1,4 +1,4 @@
-"""connect and check (labeltune.labelbox_setup) against autospecced Labelbox SDK classes and moto's AWS."""
+"""connect and check (labeltune_tools.labelbox_setup) against autospecced Labelbox SDK classes and moto's AWS."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from labeltune.adapters.label_sources import LabelboxExportService
 from labeltune.domain.conversion import FieldMapping
 from labeltune.domain.project_config import ProjectConfig
 from labeltune.errors import ConfigurationError, RowDataFetchError
-from labeltune.labelbox_setup import (
+from labeltune_tools.labelbox_setup import (
     WEBHOOK_TOPICS,
     connect_project,
     count_rows,
@@ -453,7 +453,7 @@ def get_task() -> Iterator[Any]:
 
 
 def test_check_project_reports_mapping_and_rows_and_writes_nothing(client: Any, get_task: Any) -> None:
-    from labeltune.labelbox_setup import check_project
+    from labeltune_tools.labelbox_setup import check_project
 
     project = lb.project(PROJECT, classifications=lb.TEXT_ONTOLOGY)
     client.get_project.return_value = project
@@ -486,7 +486,7 @@ def test_check_project_reports_mapping_and_rows_and_writes_nothing(client: Any, 
 
 
 def test_check_project_warns_on_a_misconfigured_project(client: Any, get_task: Any) -> None:
-    from labeltune.labelbox_setup import check_project
+    from labeltune_tools.labelbox_setup import check_project
 
     project = lb.project(PROJECT, classifications=lb.LEGACY_ONTOLOGY)
     client.get_project.return_value = project
@@ -509,7 +509,7 @@ def test_check_project_warns_on_a_misconfigured_project(client: Any, get_task: A
 
 
 def test_check_project_on_an_empty_export(client: Any, get_task: Any) -> None:
-    from labeltune.labelbox_setup import check_project
+    from labeltune_tools.labelbox_setup import check_project
 
     project = lb.project(PROJECT, classifications=lb.TEXT_ONTOLOGY)
     client.get_project.return_value = project

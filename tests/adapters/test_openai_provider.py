@@ -12,8 +12,8 @@ from openai import OpenAI
 
 from labeltune.adapters.openai_provider import OpenAIFineTuning
 from labeltune.domain.models import JobState
-from labeltune.emulator import OpenAIEmulator
 from labeltune.errors import ProviderRefused, TransientError
+from labeltune_tools.emulator import OpenAIEmulator
 
 RUN = "run-0123456789abcdef01234567"
 BASE = "gpt-4.1-mini-2025-04-14"

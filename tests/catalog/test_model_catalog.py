@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from labeltune.catalog import DEFAULT_CATALOG, MIN_LIFETIME, WARN_WITHIN, CatalogError, load_catalog
-from labeltune.emulator.catalog import BASE_MODELS
+from labeltune_tools.emulator.catalog import BASE_MODELS
 
 CATALOG = load_catalog(DEFAULT_CATALOG)
-LOCAL = Path(__file__).resolve().parents[2] / "functions" / "labeltune" / "local" / "emulator_models.json"
+LOCAL = Path(__file__).resolve().parents[2] / "tools" / "labeltune_tools" / "embedded" / "emulator_models.json"
 
 
 def test_every_entry_names_its_source_and_the_provider_date_too() -> None:

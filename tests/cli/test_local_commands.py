@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from labeltune.cli import main
-from labeltune.local import stack as stack_module
-from labeltune.local.stack import LocalStack, PortInUse, StackError, StackOptions, free_port
+from labeltune_tools.cli import main
+from labeltune_tools.embedded import stack as stack_module
+from labeltune_tools.embedded.stack import EmbeddedStack, PortInUse, StackError, StackOptions, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK_THREADS = ("labeltune-moto", "labeltune-api", "openai-emulator")
@@ -31,10 +31,10 @@ STACK_THREADS = ("labeltune-moto", "labeltune-api", "openai-emulator")
 def no_stack(monkeypatch: pytest.MonkeyPatch) -> None:
     """Any server start-up fails the test: these errors must come before the stack."""
 
-    def refuse(self: LocalStack) -> LocalStack:
+    def refuse(self: EmbeddedStack) -> EmbeddedStack:
         raise AssertionError("the local stack was started")
 
-    monkeypatch.setattr(LocalStack, "start", refuse)
+    monkeypatch.setattr(EmbeddedStack, "start", refuse)
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def labeltune(*args: str, timeout: float = 20) -> tuple[subprocess.CompletedProc
     """The command in its own process, as an operator runs it; (result, seconds it took)."""
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "labeltune.cli", *args],
+        [sys.executable, "-m", "labeltune_tools.cli", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -123,7 +123,7 @@ def test_a_missing_default_export_is_one_line(
     capsys: pytest.CaptureFixture[str],
     no_stack: None,
 ) -> None:
-    from labeltune.commands import local
+    from labeltune_tools.commands import local
 
     monkeypatch.setattr(local, "default_export", lambda: tmp_path / "gone.ndjson")
     assert main(command) == 2
@@ -228,7 +228,7 @@ def eventually(check: Any, seconds: float = 5) -> bool:
 def test_a_taken_port_fails_before_anything_starts(taken_port: int) -> None:
     before, threads = dict(os.environ), stack_threads()
     with pytest.raises(PortInUse) as error:
-        LocalStack(options=StackOptions(moto_port=0, api_port=0, emulator_port=taken_port)).start()
+        EmbeddedStack(options=StackOptions(moto_port=0, api_port=0, emulator_port=taken_port)).start()
     assert (error.value.setting, error.value.port) == ("emulator_port", taken_port)
     assert dict(os.environ) == before
     assert stack_threads() == threads
@@ -245,7 +245,7 @@ def test_a_failure_after_servers_started_stops_them_and_restores_the_environment
     options = StackOptions(moto_port=moto_port, emulator_port=emulator_port, api_port=api_port)
     before, threads = dict(os.environ), stack_threads()
     with pytest.raises(RuntimeError, match="template"):
-        LocalStack(options=options).start()
+        EmbeddedStack(options=options).start()
     assert dict(os.environ) == before
     assert eventually(lambda: stack_threads() == threads), stack_threads() - threads
     assert all(can_listen(port) for port in (moto_port, emulator_port, api_port))
@@ -266,7 +266,7 @@ def test_a_silent_server_is_a_timeout_with_a_clear_message() -> None:
 # test process (or next to tests/e2e's) would find them there. These run in their own Python.
 STACK_SCRIPT_HEAD = """
 import os, sys, threading, time, types, urllib.request
-from labeltune.local.stack import LocalStack, StackError, StackOptions, free_port, listen_socket
+from labeltune_tools.embedded.stack import EmbeddedStack, StackError, StackOptions, free_port, listen_socket
 
 async def app(scope, receive, send):  # the routes are not under test: start-up is
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
@@ -314,7 +314,7 @@ def test_an_api_that_never_comes_up_is_an_error_not_a_hang() -> None:
         before = dict(os.environ)
         started = time.monotonic()
         try:
-            LocalStack(options=StackOptions(api_port=api_port)).start()
+            EmbeddedStack(options=StackOptions(api_port=api_port)).start()
         except StackError as error:
             assert str(error) == f"the local API (uvicorn) stopped while starting on port {api_port}", error
         else:
@@ -331,7 +331,7 @@ def test_port_zero_still_means_any_free_port_and_stop_frees_them() -> None:
     run_stack_script(
         """
         before = dict(os.environ)
-        with LocalStack(options=StackOptions()) as local:
+        with EmbeddedStack(options=StackOptions()) as local:
             urls = (local.moto_url, local.api_url, local.emulator.base_url)
             ports = [int(url.rsplit(":", 1)[1].split("/")[0]) for url in urls]
             assert all(ports) and len(set(ports)) == 3, ports
@@ -358,7 +358,7 @@ def test_local_up_on_free_ports_serves_until_interrupted() -> None:
         [
             sys.executable,
             "-m",
-            "labeltune.cli",
+            "labeltune_tools.cli",
             "local",
             "up",
             "--api-port",

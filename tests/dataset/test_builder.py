@@ -249,7 +249,7 @@ def test_train_and_validation_lines_hold_only_messages_eval_lines_the_row_id_too
 
 
 def test_every_line_passes_the_independent_openai_validator_on_a_generated_export(tmp_path: Path) -> None:
-    from labeltune.sample_data import PROJECT_ID, generate_rows
+    from labeltune_tools.sample_data import PROJECT_ID, generate_rows
 
     built = build(list(generate_rows(400, seed=11)), tmp_path, PROJECT_ID)
     assert built.report.ok and sum(built.report.examples.values()) == 400
@@ -346,7 +346,7 @@ def test_duplicates_are_removed_before_the_split_so_held_out_sets_never_repeat_t
 
 
 def test_no_example_is_in_two_splits(tmp_path: Path) -> None:
-    from labeltune.sample_data import PROJECT_ID, generate_rows
+    from labeltune_tools.sample_data import PROJECT_ID, generate_rows
 
     rows = list(generate_rows(300, seed=5))
     valid = [r for r in rows if not r["data_row"]["global_key"].startswith("chat-bad")]
@@ -410,7 +410,7 @@ def test_a_row_rejected_later_does_not_claim_its_chat(tmp_path: Path) -> None:
 
 
 def test_no_chat_is_in_two_files_of_a_relabelled_generated_export(tmp_path: Path) -> None:
-    from labeltune.sample_data import PROJECT_ID, generate_rows
+    from labeltune_tools.sample_data import PROJECT_ID, generate_rows
 
     rows = list(generate_rows(300, seed=7))
     valid = [r for r in rows if not r["data_row"]["global_key"].startswith("chat-bad")]
@@ -440,7 +440,7 @@ def test_the_split_is_assign_split_of_the_global_key(tmp_path: Path) -> None:
 
 
 def test_the_split_is_stable_when_rows_are_added(tmp_path: Path) -> None:
-    from labeltune.sample_data import PROJECT_ID, generate_rows
+    from labeltune_tools.sample_data import PROJECT_ID, generate_rows
 
     rows = list(generate_rows(300, seed=9))
     first = build(rows[:150], tmp_path / "first", PROJECT_ID)

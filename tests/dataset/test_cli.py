@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from labeltune.cli import main
-from labeltune.commands.dataset import build as build_command
 from labeltune.dataset.builder import FILES
+from labeltune_tools.cli import main
+from labeltune_tools.commands.dataset import build as build_command
 
 from .openai_rules import dataset_problems
 from .rows import PROJECT, line, valid_lines
@@ -23,7 +23,7 @@ EXPORT = ROOT / "examples" / "labelbox_export.ndjson"
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    from labeltune.cli import build_parser
+    from labeltune_tools.cli import build_parser
 
     parsed = build_parser().parse_args(["dataset", "build", *args])
     out, err = io.StringIO(), io.StringIO()
@@ -112,7 +112,7 @@ def test_the_labeltune_command_has_it() -> None:
         main(["dataset", "build", "--help"])
     assert exit_.value.code == 0
     result = subprocess.run(
-        [sys.executable, "-m", "labeltune.cli", "dataset", "build", str(EXPORT), "--out", "/dev/null/x"],
+        [sys.executable, "-m", "labeltune_tools.cli", "dataset", "build", str(EXPORT), "--out", "/dev/null/x"],
         capture_output=True,
         text=True,
         timeout=120,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from labeltune.local.stack import LocalStack, StackOptions
+from labeltune_tools.embedded.stack import EmbeddedStack, StackOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPORT = ROOT / "examples" / "labelbox_export.ndjson"
@@ -21,8 +21,8 @@ PROJECT = "clx-support-summaries-demo"
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[LocalStack]:
-    with LocalStack(options=StackOptions(poll_interval_seconds=1, job_duration_seconds=2.0)) as local:
+def stack() -> Iterator[EmbeddedStack]:
+    with EmbeddedStack(options=StackOptions(poll_interval_seconds=1, job_duration_seconds=2.0)) as local:
         local.upload_export(PROJECT, EXPORT)
         local.configure_project(PROJECT)
         yield local
@@ -47,7 +47,7 @@ def wait_for(predicate: Any, timeout: float = 30, interval: float = 0.05) -> Any
     raise TimeoutError("condition not met in time")
 
 
-def new_project(stack: LocalStack, rows: int | None = None, **config: Any) -> str:
+def new_project(stack: EmbeddedStack, rows: int | None = None, **config: Any) -> str:
     """A project of its own (so other tests' runs don't interfere), with the sample export's rows (the
     first `rows` of them, or all) refiled under it."""
     project = f"project-{uuid.uuid4().hex[:10]}"

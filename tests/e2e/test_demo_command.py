@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_labeltune_demo_succeeds_and_says_what_was_emulated() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "labeltune.cli", "demo", "--job-seconds", "1"],
+        [sys.executable, "-m", "labeltune_tools.cli", "demo", "--job-seconds", "1"],
         cwd=ROOT,
         env={**os.environ},
         capture_output=True,

@@ -28,7 +28,7 @@ import pytest
 from labeltune.domain.signature import sign
 from labeltune.domain.webhook import MAX_BODY_BYTES
 from labeltune.handlers.api import MAX_CONFIG_BYTES
-from labeltune.local.stack import LocalStack
+from labeltune_tools.embedded.stack import EmbeddedStack
 
 from .conftest import new_project
 
@@ -51,7 +51,7 @@ class Targets:
 
 
 @pytest.fixture(scope="module")
-def targets(stack: LocalStack) -> Targets:
+def targets(stack: EmbeddedStack) -> Targets:
     project, other = new_project(stack, min_new_labels=3), new_project(stack, min_new_labels=3)
     return Targets(stack.api_url, project, other, stack.webhook_secret(project), stack.webhook_secret(other))
 
@@ -707,7 +707,7 @@ class Observer:
     """Reads what the stack holds, outside any function (so the IAM check does not count these calls), with
     its clients made once: making a boto3 client costs far more than the calls themselves."""
 
-    def __init__(self, stack: LocalStack) -> None:
+    def __init__(self, stack: EmbeddedStack) -> None:
         assert stack.resources is not None
         self.resources = stack.resources
         self.dynamodb = stack.client("dynamodb")
@@ -766,7 +766,7 @@ class Observer:
 
 
 @pytest.fixture(scope="module")
-def observer(stack: LocalStack) -> Observer:
+def observer(stack: EmbeddedStack) -> Observer:
     return Observer(stack)
 
 

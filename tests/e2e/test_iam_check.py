@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from labeltune.local.iam_check import denied_calls
-from labeltune.local.lambda_runtime import RUNTIME
-from labeltune.local.stack import LocalStack
-from labeltune.local.wiring_check import findings
+from labeltune_tools.embedded.iam_check import denied_calls
+from labeltune_tools.embedded.lambda_runtime import RUNTIME
+from labeltune_tools.embedded.stack import EmbeddedStack
+from labeltune_tools.embedded.wiring_check import findings
 
 from .conftest import new_project
 from .test_pipeline import deliver
 
 
-def _run_once(stack: LocalStack) -> None:
+def _run_once(stack: EmbeddedStack) -> None:
     project = new_project(stack, min_new_labels=1)
     status, body = deliver(stack, project)
     assert status == 202 and body["run_id"]
@@ -35,7 +35,7 @@ def _without(policies: dict[str, list[dict[str, Any]]], drop: Any) -> dict[str, 
     }
 
 
-def test_calls_through_every_session_are_checked_and_allowed(stack: LocalStack) -> None:
+def test_calls_through_every_session_are_checked_and_allowed(stack: EmbeddedStack) -> None:
     _run_once(stack)
     assert stack.resources is not None
     services = {(call.function.rsplit("-", 1)[-1], call.service) for call in RUNTIME.calls}
@@ -47,7 +47,7 @@ def test_calls_through_every_session_are_checked_and_allowed(stack: LocalStack) 
     assert findings(stack.resources, RUNTIME.calls) == []
 
 
-def test_removing_every_secrets_manager_grant_is_reported(stack: LocalStack) -> None:
+def test_removing_every_secrets_manager_grant_is_reported(stack: EmbeddedStack) -> None:
     assert stack.resources is not None
     policies = _without(stack.resources.role_policies, lambda s: "secretsmanager" in str(s["Action"]))
     denied = denied_calls(RUNTIME.calls, policies, stack.resources.region)
@@ -56,7 +56,7 @@ def test_removing_every_secrets_manager_grant_is_reported(stack: LocalStack) -> 
     assert any("labelbox-webhook/" in d.resource for d in denied)  # a project's own secret, read by name
 
 
-def test_removing_the_idempotency_table_grants_is_reported(stack: LocalStack) -> None:
+def test_removing_the_idempotency_table_grants_is_reported(stack: EmbeddedStack) -> None:
     assert stack.resources is not None
     table = stack.resources.physical["IdempotencyTable"]["Arn"]
     policies = _without(stack.resources.role_policies, lambda s: table in str(s.get("Resource")))

@@ -6,15 +6,15 @@ import json
 import uuid
 
 from labeltune.domain.signature import sign
-from labeltune.local.iam_check import denied_calls
-from labeltune.local.lambda_runtime import RUNTIME
-from labeltune.local.stack import LocalStack
+from labeltune_tools.embedded.iam_check import denied_calls
+from labeltune_tools.embedded.lambda_runtime import RUNTIME
+from labeltune_tools.embedded.stack import EmbeddedStack
 
 from .conftest import PROJECT, http, new_project, wait_for
 
 
 def deliver(
-    stack: LocalStack, project_id: str = PROJECT, delivery_id: str | None = None, row: str | None = None
+    stack: EmbeddedStack, project_id: str = PROJECT, delivery_id: str | None = None, row: str | None = None
 ) -> tuple[int, dict]:
     """A signed WORKFLOW_ACTION delivery for one data row (a new row each time unless `row` is given)."""
     delivery_id = delivery_id or uuid.uuid4().hex
@@ -30,12 +30,12 @@ def deliver(
     return http("POST", f"{stack.api_url}/webhooks/labelbox", body, headers)
 
 
-def history(stack: LocalStack, execution_arn: str) -> list[dict]:
+def history(stack: EmbeddedStack, execution_arn: str) -> list[dict]:
     sfn = stack.client("stepfunctions")
     return sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
 
 
-def test_webhook_to_evaluated_run(stack: LocalStack) -> None:
+def test_webhook_to_evaluated_run(stack: EmbeddedStack) -> None:
     status, body = deliver(stack)
     assert status == 202 and body["counted"] is True and body["run_id"]
     execution = stack.wait_for_execution(body["run_id"])
@@ -86,7 +86,7 @@ def test_webhook_to_evaluated_run(stack: LocalStack) -> None:
     assert len(results) == 2 * run["eval_examples"]
 
 
-def test_repeated_delivery_starts_no_second_run(stack: LocalStack) -> None:
+def test_repeated_delivery_starts_no_second_run(stack: EmbeddedStack) -> None:
     delivery = f"delivery-{uuid.uuid4().hex}"
     first_status, first = deliver(stack, delivery_id=delivery)
     second_status, second = deliver(stack, delivery_id=delivery)
@@ -97,7 +97,7 @@ def test_repeated_delivery_starts_no_second_run(stack: LocalStack) -> None:
     assert stack.wait_for_execution(first["run_id"])["status"] == "SUCCEEDED"
 
 
-def test_failed_fine_tune_is_recorded_with_the_providers_message(stack: LocalStack) -> None:
+def test_failed_fine_tune_is_recorded_with_the_providers_message(stack: EmbeddedStack) -> None:
     _, body = deliver(stack)
     run_id = body["run_id"]
     job_id = wait_for(lambda: (stack.get_run(run_id) or {}).get("job_id"))
@@ -115,7 +115,7 @@ def test_failed_fine_tune_is_recorded_with_the_providers_message(stack: LocalSta
     assert "base_metrics" not in run
 
 
-def test_transient_provider_errors_are_retried_by_the_state_machine(stack: LocalStack) -> None:
+def test_transient_provider_errors_are_retried_by_the_state_machine(stack: EmbeddedStack) -> None:
     assert stack.emulator is not None
     # The SDK makes 3 attempts; 3 failures exhaust them, so the Lambda fails with TransientError once
     # and the state machine's Retry (with backoff) must carry the run through.
@@ -130,7 +130,7 @@ def test_transient_provider_errors_are_retried_by_the_state_machine(stack: Local
     assert stack.emulator.faults.pending() == 0
 
 
-def test_too_few_examples_fails_the_run_with_a_clear_reason(stack: LocalStack) -> None:
+def test_too_few_examples_fails_the_run_with_a_clear_reason(stack: EmbeddedStack) -> None:
     project = new_project(stack, rows=5)  # the sample's first 5 rows only
     _, body = deliver(stack, project_id=project)
     execution = stack.wait_for_execution(body["run_id"])
@@ -143,7 +143,7 @@ def test_too_few_examples_fails_the_run_with_a_clear_reason(stack: LocalStack) -
     assert run["rows_read"] == 5
 
 
-def test_signature_is_checked_over_http(stack: LocalStack) -> None:
+def test_signature_is_checked_over_http(stack: EmbeddedStack) -> None:
     body = json.dumps({"project": {"id": PROJECT}}).encode()
     url = f"{stack.api_url}/webhooks/labelbox"
     tampered = body.replace(b"clx", b"xlc")
@@ -156,7 +156,7 @@ def test_signature_is_checked_over_http(stack: LocalStack) -> None:
     )
 
 
-def test_management_routes(stack: LocalStack) -> None:
+def test_management_routes(stack: EmbeddedStack) -> None:
     status, started = http("POST", f"{stack.api_url}/projects/{PROJECT}/runs", b"{}", {"Idempotency-Key": "k-1"})
     assert status == 202
     again_status, again = http("POST", f"{stack.api_url}/projects/{PROJECT}/runs", b"{}", {"Idempotency-Key": "k-1"})
@@ -171,7 +171,7 @@ def test_management_routes(stack: LocalStack) -> None:
     assert http("GET", f"{stack.api_url}/runs/run-does-not-exist")[0] == 404
 
 
-def test_the_api_serves_exactly_the_routes_the_template_declares(stack: LocalStack) -> None:
+def test_the_api_serves_exactly_the_routes_the_template_declares(stack: EmbeddedStack) -> None:
     from labeltune.handlers.api import app
 
     assert stack.resources is not None
@@ -183,7 +183,7 @@ def test_the_api_serves_exactly_the_routes_the_template_declares(stack: LocalSta
     assert set(authorizers.values()) == {"AWS_IAM"}
 
 
-def test_every_aws_call_is_allowed_by_the_templates_iam_policies(stack: LocalStack) -> None:
+def test_every_aws_call_is_allowed_by_the_templates_iam_policies(stack: EmbeddedStack) -> None:
     """Runs after the pipeline tests above (file order): by now every function has made its calls."""
     assert stack.resources is not None
     called = {call.function for call in RUNTIME.calls}
@@ -191,7 +191,7 @@ def test_every_aws_call_is_allowed_by_the_templates_iam_policies(stack: LocalSta
     assert denied_calls(RUNTIME.calls, stack.resources.role_policies, stack.resources.region) == []
 
 
-def test_a_missing_permission_would_fail_the_check(stack: LocalStack) -> None:
+def test_a_missing_permission_would_fail_the_check(stack: EmbeddedStack) -> None:
     """The check above can fail: drop the table permissions of one function and it reports them."""
     assert stack.resources is not None
     record = stack.resources.function_names["RecordOutcomeFunction"]

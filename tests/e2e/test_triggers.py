@@ -8,13 +8,13 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from labeltune.local.stack import LocalStack
+from labeltune_tools.embedded.stack import EmbeddedStack
 
 from .conftest import EXPORT, http, new_project, wait_for
 from .test_pipeline import deliver
 
 
-def project_state(stack: LocalStack, project: str) -> dict[str, Any]:
+def project_state(stack: EmbeddedStack, project: str) -> dict[str, Any]:
     from labeltune.adapters.dynamodb_projects import DynamoProjectStore
 
     assert stack.resources is not None
@@ -23,11 +23,11 @@ def project_state(stack: LocalStack, project: str) -> dict[str, Any]:
     return store.get_project(project) or {}
 
 
-def runs_of(stack: LocalStack, project: str) -> list[str]:
+def runs_of(stack: EmbeddedStack, project: str) -> list[str]:
     return [e["name"] for e in stack.executions() if (stack.get_run(e["name"]) or {}).get("project_id") == project]
 
 
-def test_twenty_repeated_deliveries_count_once(stack: LocalStack) -> None:
+def test_twenty_repeated_deliveries_count_once(stack: EmbeddedStack) -> None:
     project = new_project(stack, min_new_labels=5)
     delivery = f"repeat-{uuid.uuid4().hex}"
     replies = [deliver(stack, project, delivery) for _ in range(20)]
@@ -36,7 +36,7 @@ def test_twenty_repeated_deliveries_count_once(stack: LocalStack) -> None:
     assert runs_of(stack, project) == []
 
 
-def test_one_signed_body_replayed_under_fresh_delivery_ids_counts_once(stack: LocalStack) -> None:
+def test_one_signed_body_replayed_under_fresh_delivery_ids_counts_once(stack: EmbeddedStack) -> None:
     project = new_project(stack, min_new_labels=2)
     replies = [deliver(stack, project, f"fresh-{uuid.uuid4().hex}", row="dr-captured") for _ in range(20)]
     assert {status for status, _ in replies} == {202}
@@ -49,7 +49,7 @@ def test_one_signed_body_replayed_under_fresh_delivery_ids_counts_once(stack: Lo
     assert {d["data_row_id"] for d in listed["deliveries"]} == {"dr-captured"}
 
 
-def test_a_claim_left_by_a_killed_api_invocation_is_recovered_with_its_labels(stack: LocalStack) -> None:
+def test_a_claim_left_by_a_killed_api_invocation_is_recovered_with_its_labels(stack: EmbeddedStack) -> None:
     """The API function died between claiming the project and StartExecution: the claim and a STARTED run record
     are left, with no execution. The next delivery recovers it (the claim is older than the grace period)."""
     from labeltune.adapters.dynamodb_runs import DynamoRunStore
@@ -74,7 +74,7 @@ def test_a_claim_left_by_a_killed_api_invocation_is_recovered_with_its_labels(st
     assert stack.wait_for_execution(body["run_id"])["status"] == "SUCCEEDED"
 
 
-def test_concurrent_triggers_start_exactly_one_run(stack: LocalStack) -> None:
+def test_concurrent_triggers_start_exactly_one_run(stack: EmbeddedStack) -> None:
     project = new_project(stack, min_new_labels=1)
     with ThreadPoolExecutor(max_workers=8) as pool:
         replies = list(pool.map(lambda i: deliver(stack, project, f"c-{uuid.uuid4().hex}"), range(12)))
@@ -86,7 +86,7 @@ def test_concurrent_triggers_start_exactly_one_run(stack: LocalStack) -> None:
     assert stack.wait_for_execution(run_id)["status"] == "SUCCEEDED"
 
 
-def test_labels_arriving_during_a_run_lead_to_exactly_one_follow_up(stack: LocalStack) -> None:
+def test_labels_arriving_during_a_run_lead_to_exactly_one_follow_up(stack: EmbeddedStack) -> None:
     project = new_project(stack, min_new_labels=2)
     deliver(stack, project)
     _, second = deliver(stack, project)
@@ -109,7 +109,7 @@ def test_labels_arriving_during_a_run_lead_to_exactly_one_follow_up(stack: Local
     assert "active_run_id" not in project_state(stack, project)
 
 
-def test_rows_not_done_are_never_trained_on(stack: LocalStack) -> None:
+def test_rows_not_done_are_never_trained_on(stack: EmbeddedStack) -> None:
     project = new_project(stack, min_new_labels=1)
     _, body = deliver(stack, project)
     run_id = body["run_id"]

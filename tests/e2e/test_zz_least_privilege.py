@@ -4,9 +4,9 @@ but for the few below, each needed only on a path the tests do not take against 
 
 from __future__ import annotations
 
-from labeltune.local.iam_check import unused_grants
-from labeltune.local.lambda_runtime import RUNTIME
-from labeltune.local.stack import LocalStack
+from labeltune_tools.embedded.iam_check import unused_grants
+from labeltune_tools.embedded.lambda_runtime import RUNTIME
+from labeltune_tools.embedded.stack import EmbeddedStack
 
 # (function, action, what the resource is) -> why the grant stays although no test's call needed it
 JUSTIFIED = {
@@ -30,7 +30,7 @@ def _justified(function: str, action: str, resource: str) -> bool:
     return any(f == name and a == action and what in resource for f, a, what in JUSTIFIED)
 
 
-def test_no_function_holds_a_grant_it_does_not_use(stack: LocalStack) -> None:
+def test_no_function_holds_a_grant_it_does_not_use(stack: EmbeddedStack) -> None:
     assert stack.resources is not None
     unused = [
         g

@@ -10,7 +10,7 @@ import pytest
 from openai import OpenAI
 from openai.types.fine_tuning import FineTuningJob
 
-from labeltune.emulator import OpenAIEmulator
+from labeltune_tools.emulator import OpenAIEmulator
 
 JOB_SECONDS = 0.3
 TERMINAL = {"succeeded", "failed", "cancelled"}

@@ -10,7 +10,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from labeltune.emulator import FaultPlan, OpenAIEmulator
+from labeltune_tools.emulator import FaultPlan, OpenAIEmulator
 
 
 def _statuses(emulator: OpenAIEmulator, path_prefix: str) -> list[int]:

@@ -9,7 +9,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from labeltune.emulator import OpenAIEmulator
+from labeltune_tools.emulator import OpenAIEmulator
 
 
 def _list_exchanges(emulator: OpenAIEmulator) -> list[dict[str, list[str]]]:

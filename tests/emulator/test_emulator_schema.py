@@ -24,7 +24,7 @@ from openapi_core.testing import MockRequest, MockResponse
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from labeltune.emulator import Exchange, OpenAIEmulator
+from labeltune_tools.emulator import Exchange, OpenAIEmulator
 
 SPEC_URI = "urn:openai-openapi"
 HOST = "https://api.openai.com"  # the spec's server is https://api.openai.com/v1

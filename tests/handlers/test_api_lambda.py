@@ -19,7 +19,7 @@ import pytest
 from moto import mock_aws
 
 from labeltune.domain.project_config import ProjectConfig
-from labeltune.local.lambda_runtime import LambdaContext
+from labeltune_tools.embedded.lambda_runtime import LambdaContext
 from tests.adapters.tables import create_table
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -100,7 +100,7 @@ def test_the_signed_sample_webhook_is_accepted_and_errors_keep_the_shape(handler
 def test_a_write_that_keeps_conflicting_is_503_with_retry_after_and_records_nothing(handler: Any) -> None:
     """Real DynamoDB cancels concurrent transactions on one project (TransactionConflict); once the retries are
     spent the delivery is answered 503 with Retry-After (Labelbox delivers again), never 500."""
-    from labeltune.local.moto_dynamodb import inject_transaction_conflicts, make_moto_dynamodb_atomic
+    from labeltune_tools.embedded.moto_dynamodb import inject_transaction_conflicts, make_moto_dynamodb_atomic
 
     make_moto_dynamodb_atomic()
     event = json.loads((EVENTS / "api_webhook_labelbox.json").read_text())

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from labeltune.local.template import load_template, translate_template
+from labeltune_tools.embedded.template import load_template, translate_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = ROOT / "template.yaml"

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from labeltune.local.resources import LocalResources, Resolver, build_resources, check_parameters
+from labeltune_tools.embedded.resources import LocalResources, Resolver, build_resources, check_parameters
 
 ROOT = Path(__file__).resolve().parents[2]
 

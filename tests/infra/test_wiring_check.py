@@ -15,9 +15,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from labeltune.local.lambda_runtime import AwsCall
-from labeltune.local.resources import LocalResources, build_resources
-from labeltune.local.wiring_check import findings
+from labeltune_tools.embedded.lambda_runtime import AwsCall
+from labeltune_tools.embedded.resources import LocalResources, build_resources
+from labeltune_tools.embedded.wiring_check import findings
 
 ROOT = Path(__file__).resolve().parents[2]
 

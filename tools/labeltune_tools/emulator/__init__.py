@@ -6,7 +6,7 @@
 See docs/emulator.md for what is emulated and how faithfully.
 """
 
-from labeltune.emulator.faults import FaultPlan, InjectedFault, Stall
-from labeltune.emulator.server import Exchange, OpenAIEmulator
+from labeltune_tools.emulator.faults import FaultPlan, InjectedFault, Stall
+from labeltune_tools.emulator.server import Exchange, OpenAIEmulator
 
 __all__ = ["Exchange", "FaultPlan", "InjectedFault", "OpenAIEmulator", "Stall"]

@@ -25,10 +25,10 @@ from typing import Any
 import boto3
 
 from labeltune.adapters.label_sources import export_snapshot_key
-from labeltune.emulator import OpenAIEmulator
-from labeltune.local.lambda_runtime import RUNTIME, tooling_session
-from labeltune.local.moto_dynamodb import make_moto_dynamodb_atomic
-from labeltune.local.resources import LocalResources, build_resources
+from labeltune_tools.embedded.lambda_runtime import RUNTIME, tooling_session
+from labeltune_tools.embedded.moto_dynamodb import make_moto_dynamodb_atomic
+from labeltune_tools.embedded.resources import LocalResources, build_resources
+from labeltune_tools.emulator import OpenAIEmulator
 
 REGION = "us-east-1"
 LOCAL_SECRETS = {
@@ -47,9 +47,19 @@ EMULATED = {
 }
 
 
+ROOT_ENV = "LABELTUNE_ROOT"
+
+
 def repo_root() -> Path:
-    """The checkout holding template.yaml (this package lives in <root>/functions/labeltune)."""
-    return Path(__file__).resolve().parents[3]
+    """The labeltune checkout the stack is built from: $LABELTUNE_ROOT, else the nearest directory holding
+    template.yaml above this package (an editable install) or above the working directory."""
+    if os.environ.get(ROOT_ENV):
+        return Path(os.environ[ROOT_ENV]).resolve()
+    for start in (Path(__file__).resolve(), Path.cwd().resolve()):
+        for directory in (start, *start.parents):
+            if (directory / "template.yaml").is_file() and (directory / "infra").is_dir():
+                return directory
+    raise StackError(f"no labeltune checkout (template.yaml) here: run from one, or set {ROOT_ENV}")
 
 
 HOST = "127.0.0.1"
@@ -258,7 +268,7 @@ async def _send_json(send: Any, status: int, body: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
-class LocalStack:
+class EmbeddedStack:
     def __init__(self, root: Path | None = None, options: StackOptions | None = None) -> None:
         self.root = root or repo_root()
         self.options = options or StackOptions()
@@ -271,7 +281,7 @@ class LocalStack:
         self._saved_env: dict[str, str] = {}
 
     # -- lifecycle ------------------------------------------------------------------------------------
-    def start(self) -> LocalStack:
+    def start(self) -> EmbeddedStack:
         """Start moto, the emulator and the API; a taken port or a server that never comes up raises
         StackError, after stopping what had started and restoring os.environ."""
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log is noise here
@@ -368,7 +378,7 @@ class LocalStack:
         os.environ.clear()
         os.environ.update(self._saved_env)
 
-    def __enter__(self) -> LocalStack:
+    def __enter__(self) -> EmbeddedStack:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -412,7 +422,7 @@ class LocalStack:
     # -- conveniences for the demo and tests ---------------------------------------------------------
     def webhook_secret(self, project_id: str) -> str:
         """The project's own webhook secret, created as `labeltune labelbox connect` creates it."""
-        from labeltune.labelbox_setup import ensure_project_secret, project_secret_name
+        from labeltune_tools.labelbox_setup import ensure_project_secret, project_secret_name
 
         assert self.resources is not None
         prefix = self.resources.function_environment["ApiFunction"]["WEBHOOK_SECRET_PREFIX"]

@@ -29,7 +29,7 @@ from typing import Any
 import boto3
 
 ENGINE_ACCESS_KEY = "ak"  # moto.stepfunctions.parser.asl.utils.boto_client.boto_client_for
-TOOLING_ACCESS_KEY = "local-tooling"  # sessions of the local stack's own tooling (LocalStack.client_session)
+TOOLING_ACCESS_KEY = "local-tooling"  # sessions of the local stack's own tooling (EmbeddedStack.client_session)
 NOT_A_FUNCTION = {ENGINE_ACCESS_KEY, TOOLING_ACCESS_KEY}
 
 

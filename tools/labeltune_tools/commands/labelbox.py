@@ -1,6 +1,6 @@
 """`labeltune labelbox connect` and `labeltune labelbox check`: set up and verify a Labelbox project.
 
-Thin on purpose: argument parsing, building the clients, printing. The logic is in labeltune.labelbox_setup.
+Thin on purpose: argument parsing, building the clients, printing. The logic is in labeltune_tools.labelbox_setup.
 The Labelbox API key comes from $LABELBOX_API_KEY; AWS credentials and region from the usual boto3 chain.
 Secrets are never printed.
 """
@@ -20,7 +20,7 @@ from labeltune.adapters.label_sources import ExportFailed, LabelboxExportService
 from labeltune.adapters.row_data_fetch import HttpsRowDataFetcher
 from labeltune.domain.project_config import ProjectConfig
 from labeltune.errors import ConfigurationError, TransientError
-from labeltune.labelbox_setup import (
+from labeltune_tools.labelbox_setup import (
     CHECK_TIMEOUT_SECONDS,
     WEBHOOK_TOPICS,
     check_project,

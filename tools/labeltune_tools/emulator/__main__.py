@@ -1,4 +1,4 @@
-"""Run the emulator in the foreground: `python -m labeltune.emulator --port 8089`."""
+"""Run the emulator in the foreground: `python -m labeltune_tools.emulator --port 8089`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import contextlib
 import signal
 import threading
 
-from labeltune.emulator.faults import FaultPlan
-from labeltune.emulator.server import OpenAIEmulator
+from labeltune_tools.emulator.faults import FaultPlan
+from labeltune_tools.emulator.server import OpenAIEmulator
 
 
 def _statuses(raw: str) -> tuple[int, ...]:
@@ -20,7 +20,7 @@ def _statuses(raw: str) -> tuple[int, ...]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m labeltune.emulator", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m labeltune_tools.emulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8089)
     parser.add_argument("--job-duration", type=float, default=3.0, help="seconds from job creation to success")

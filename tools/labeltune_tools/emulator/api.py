@@ -10,12 +10,12 @@ from email.message import Message
 from typing import Any
 from urllib.parse import unquote
 
-from labeltune.emulator import training
-from labeltune.emulator.behaviour import base_model_reply
-from labeltune.emulator.catalog import resolve_base
-from labeltune.emulator.errors import ApiError, invalid_request, not_found
-from labeltune.emulator.jobs import new_id, parse_job_request
-from labeltune.emulator.state import FILE_ORDERS, MAX_FILES_PAGE, EmulatorState, check_limit, model_not_found
+from labeltune_tools.emulator import training
+from labeltune_tools.emulator.behaviour import base_model_reply
+from labeltune_tools.emulator.catalog import resolve_base
+from labeltune_tools.emulator.errors import ApiError, invalid_request, not_found
+from labeltune_tools.emulator.jobs import new_id, parse_job_request
+from labeltune_tools.emulator.state import FILE_ORDERS, MAX_FILES_PAGE, EmulatorState, check_limit, model_not_found
 
 MAX_CHOICES = 128
 EXPIRES_AFTER_SECONDS = (3600, 2_592_000)

@@ -13,7 +13,7 @@ not a deployment that silently drops events):
 - a rule's dead-letter queue lets events.amazonaws.com send to it, from that rule only (aws:SourceArn);
 - a function's asynchronous-invocation destination is one its role may send to;
 - the bucket policy denies none of the S3 calls the functions made (deployed, they go over TLS).
-The AWS calls functions make are checked against their roles by labeltune.local.iam_check.
+The AWS calls functions make are checked against their roles by labeltune_tools.embedded.iam_check.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from labeltune.local.iam_check import ACCOUNT_ID, iam_requests, is_allowed
-from labeltune.local.lambda_runtime import AwsCall
-from labeltune.local.resources import LocalResources, Resolver
+from labeltune_tools.embedded.iam_check import ACCOUNT_ID, iam_requests, is_allowed
+from labeltune_tools.embedded.lambda_runtime import AwsCall
+from labeltune_tools.embedded.resources import LocalResources, Resolver
 
 REQUEST_CONTEXT = {"aws:SecureTransport": "true"}  # every deployed call is made over TLS
 

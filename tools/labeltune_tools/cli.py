@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any, NoReturn
 
-from labeltune.commands import dataset, labelbox, local
+from labeltune_tools.commands import dataset, labelbox, local
 
 COMMANDS = (local, labelbox, dataset)
 

@@ -2,7 +2,7 @@
 
 Bad options and input files (a missing export, nonsense durations, a taken port) end the command with one
 line on stderr and exit status 2, before any server starts: argparse `type=` functions check the options,
-and `labeltune.cli.main` prints the UsageError and StackError these commands raise.
+and `labeltune_tools.cli.main` prints the UsageError and StackError these commands raise.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labeltune.local.stack import PortUnavailable, StackError, repo_root
+from labeltune_tools.embedded.stack import PortUnavailable, StackError, repo_root
 
 if TYPE_CHECKING:
-    from labeltune.local.stack import LocalStack
+    from labeltune_tools.embedded.stack import EmbeddedStack
 
 # What an operator typed for each StackOptions port setting, for the messages.
 PORT_OPTIONS = {"api_port": "--api-port", "moto_port": "--moto-port", "emulator_port": "--emulator-port"}
@@ -29,7 +29,7 @@ class UsageError(Exception):
     """Something the operator must fix in the command line or its input files (one line, exit status 2)."""
 
 
-# The errors `labeltune.cli.main` reports as one line instead of a traceback.
+# The errors `labeltune_tools.cli.main` reports as one line instead of a traceback.
 OPERATOR_ERRORS: tuple[type[Exception], ...] = (UsageError, StackError)
 
 
@@ -112,8 +112,8 @@ def _port_message(error: PortUnavailable) -> str:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from labeltune.local.demo import run_demo
-    from labeltune.local.stack import StackOptions
+    from labeltune_tools.embedded.demo import run_demo
+    from labeltune_tools.embedded.stack import StackOptions
 
     options = StackOptions(
         poll_interval_seconds=args.poll_interval or (60 if args.real_openai else 1),
@@ -137,20 +137,20 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _local_up(args: argparse.Namespace) -> int:
-    from labeltune.local.stack import LocalStack, StackOptions
+    from labeltune_tools.embedded.stack import EmbeddedStack, StackOptions
 
     export = _export(args)
     options = StackOptions(api_port=args.api_port, moto_port=args.moto_port, emulator_port=args.emulator_port)
     try:
-        with LocalStack(options=options) as stack:
+        with EmbeddedStack(options=options) as stack:
             return _serve(stack, args.project, export)
     except PortUnavailable as error:
         raise UsageError(_port_message(error)) from error
 
 
-def _serve(stack: LocalStack, project: str, export: Path) -> int:
+def _serve(stack: EmbeddedStack, project: str, export: Path) -> int:
     """Print how to reach the stack, then keep it up until Ctrl-C."""
-    from labeltune.local.stack import EMULATED
+    from labeltune_tools.embedded.stack import EMULATED
 
     stack.upload_export(project, export)
     stack.configure_project(project)
@@ -186,7 +186,7 @@ def _add_port_options(parser: argparse.ArgumentParser, api: int, moto: int, emul
 
 
 def register(sub: Any) -> None:
-    """`sub` comes from labeltune.cli, whose parser class takes `one_line_errors`."""
+    """`sub` comes from labeltune_tools.cli, whose parser class takes `one_line_errors`."""
     export_help = f"Labelbox export (NDJSON) standing in for Labelbox (default: {default_export()})"
 
     demo = sub.add_parser("demo", help="run the whole pipeline once on the local stack", one_line_errors=True)

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from labeltune.emulator import training
-from labeltune.emulator.behaviour import NearestExampleModel
-from labeltune.emulator.catalog import BASE_MODELS, resolve_base
-from labeltune.emulator.errors import ApiError, invalid_request, not_found
-from labeltune.emulator.jobs import FT_MODEL_OWNER, ORGANIZATION_ID, Job, JobRequest, new_id
+from labeltune_tools.emulator import training
+from labeltune_tools.emulator.behaviour import NearestExampleModel
+from labeltune_tools.emulator.catalog import BASE_MODELS, resolve_base
+from labeltune_tools.emulator.errors import ApiError, invalid_request, not_found
+from labeltune_tools.emulator.jobs import FT_MODEL_OWNER, ORGANIZATION_ID, Job, JobRequest, new_id
 
 FILE_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data")
 MAX_PAGE = 100

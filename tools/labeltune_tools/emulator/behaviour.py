@@ -18,7 +18,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from labeltune.emulator.training import Example
+from labeltune_tools.emulator.training import Example
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 ORDER_ID = re.compile(r"\bORD-\d{3,}\b|#\d{4,}\b", re.IGNORECASE)

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from labeltune.emulator.errors import default_error_body
+from labeltune_tools.emulator.errors import default_error_body
 
 _API_PREFIX = "/v1"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from labeltune.domain.signature import sign
-from labeltune.local.stack import EMULATED, LocalStack, StackOptions
+from labeltune_tools.embedded.stack import EMULATED, EmbeddedStack, StackOptions
 
 DEFAULT_PROJECT = "clx-support-summaries-demo"
 
@@ -59,7 +59,7 @@ def _metrics_table(run: dict[str, Any]) -> list[str]:
     return [f"    {name:<18} {b!s:<44} {t!s}" for name, b, t in rows]
 
 
-def report(stack: LocalStack, run_id: str, execution: dict[str, Any], out: TextIO) -> None:
+def report(stack: EmbeddedStack, run_id: str, execution: dict[str, Any], out: TextIO) -> None:
     run = stack.get_run(run_id) or {}
     write = lambda line="": print(line, file=out)  # noqa: E731
     write(f"\nExecution {execution['status']}: {run_id}")
@@ -106,7 +106,7 @@ def run_demo(export_file: Path, project_id: str, out: TextIO, options: StackOpti
     )
     for service, how in services.items():
         print(f"  {service}: {how}", file=out)
-    with LocalStack(options=options) as stack:
+    with EmbeddedStack(options=options) as stack:
         assert stack.emulator is not None
         print(
             f"\nStack up: API {stack.api_url}, moto {stack.moto_url}, OpenAI emulator {stack.emulator.base_url}",

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labeltune.local.template import load_template, translate_template
+from labeltune_tools.embedded.template import load_template, translate_template
 
 ACCOUNT_ID = "123456789012"
 NOT_EMULATED = {

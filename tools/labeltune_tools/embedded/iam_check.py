@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from labeltune.local.lambda_runtime import AwsCall
+from labeltune_tools.embedded.lambda_runtime import AwsCall
 
 ACCOUNT_ID = "123456789012"
 SERVICE_PREFIX = {"stepfunctions": "states"}

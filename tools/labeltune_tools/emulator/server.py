@@ -20,11 +20,11 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from labeltune.emulator.api import Api, Request, Response
-from labeltune.emulator.errors import ApiError, default_error_body
-from labeltune.emulator.faults import FaultPlan, Stall
-from labeltune.emulator.jobs import new_id
-from labeltune.emulator.state import EmulatorState
+from labeltune_tools.emulator.api import Api, Request, Response
+from labeltune_tools.emulator.errors import ApiError, default_error_body
+from labeltune_tools.emulator.faults import FaultPlan, Stall
+from labeltune_tools.emulator.jobs import new_id
+from labeltune_tools.emulator.state import EmulatorState
 
 log = logging.getLogger(__name__)
 _BEARER = re.compile(r"Bearer\s+\S+", re.IGNORECASE)

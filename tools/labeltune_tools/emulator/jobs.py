@@ -12,8 +12,8 @@ import string
 from dataclasses import dataclass, field
 from typing import Any
 
-from labeltune.emulator.errors import invalid_request
-from labeltune.emulator.training import Example
+from labeltune_tools.emulator.errors import invalid_request
+from labeltune_tools.emulator.training import Example
 
 ORGANIZATION_ID = "org-labeltune-emulator"
 FT_MODEL_OWNER = "labeltune-emulator"
