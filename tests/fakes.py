@@ -26,7 +26,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from labeltune.adapters.dynamodb_runs import _from_dynamo, _to_dynamo
 from labeltune.clock import Clock, iso, system_clock
 from labeltune.domain.job_state import openai_job_state
-from labeltune.domain.models import START_FAILED, DeliveryOutcome, FineTuneJob, JobState
+from labeltune.domain.models import START_FAILED, DeliveryOutcome, ExportStatus, FineTuneJob, JobState
 from labeltune.errors import RowDataFetchError, UnknownProject
 
 if TYPE_CHECKING:
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
         ChatModel,
         ExportService,
         FineTuneProvider,
-        LabelSource,
         ObjectStore,
         ProjectStore,
         RowDataFetcher,
@@ -49,7 +48,6 @@ __all__ = [
     "InMemoryObjectStore",
     "InMemoryProjectStore",
     "InMemoryRunStore",
-    "ListLabelSource",
     "RecordingStarter",
     "ScriptedChatModel",
     "ScriptedExportService",
@@ -84,7 +82,8 @@ class InMemoryObjectStore:
 
     def read_lines(self, key: str) -> Iterator[str]:
         data = self._get(key)  # outside a generator, so a missing key fails at the call, not on first next()
-        return iter([raw.decode("utf-8") for raw in data.splitlines()])
+        # As S3ObjectStore: bytes that are not UTF-8 become U+FFFD, and the converter rejects that row.
+        return iter([raw.decode("utf-8", errors="replace") for raw in data.splitlines()])
 
     def put_json(self, key: str, value: Any) -> str:
         # The same serialisation as S3ObjectStore, so values that would not survive it fail here too.
@@ -178,41 +177,6 @@ class InMemoryRunStore:
         matching = [item for item in self.items.values() if item["project_id"] == project_id]
         matching.sort(key=lambda item: (str(item["created_at"]), self._order[item["run_id"]]), reverse=True)
         return [copy.deepcopy(item) for item in matching[:limit]]
-
-
-# --------------------------------------------------------------------------------------------------
-# LabelSource
-
-
-class ListLabelSource:
-    """LabelSource over a list of export rows (dicts in the Labelbox export format).
-
-    Rows are yielded as deep copies, so a step that mutated a row could not change what a second run
-    reads; `requested` records the project ids asked for.
-    """
-
-    def __init__(self, rows: Iterable[Any]) -> None:
-        self.rows: list[Any] = list(rows)
-        self.requested: list[str] = []
-
-    @classmethod
-    def from_ndjson(cls, path: Path) -> ListLabelSource:
-        """Rows of an NDJSON export file; an unparsable line becomes the {"_malformed": True} marker,
-        as S3ExportService passes it on, so the converter counts it instead of the run stopping."""
-        rows: list[Any] = []
-        for raw in Path(path).read_bytes().splitlines():  # bytes: U+2028 inside a line is not a line break
-            if not raw.strip():
-                continue
-            try:
-                rows.append(json.loads(raw))
-            except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-                rows.append({"_malformed": True})
-        return cls(rows)
-
-    def iter_rows(self, project_id: str) -> Iterator[dict[str, Any]]:
-        self.requested.append(project_id)
-        for row in self.rows:
-            yield copy.deepcopy(row)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -602,10 +566,10 @@ class ScriptedExportService:
         self.started.append(project_id)
         return f"task-{len(self.started)}"
 
-    def export_status(self, task_id: str) -> str:
+    def export_status(self, task_id: str) -> ExportStatus:
         status = self.statuses[min(self.checks, len(self.statuses) - 1)]
         self.checks += 1
-        return status
+        return ExportStatus(status)
 
     def iter_export(self, task_id: str) -> Iterator[dict[str, Any]]:
         yield from copy.deepcopy(self.rows)
@@ -628,7 +592,6 @@ class DictRowDataFetcher:
 if TYPE_CHECKING:  # a type checker verifies here that each fake satisfies its Protocol
     _object_store: ObjectStore = InMemoryObjectStore()
     _run_store: RunStore = InMemoryRunStore()
-    _label_source: LabelSource = ListLabelSource([])
     _provider: FineTuneProvider = ScriptedFineTuneProvider()
     _chat: ChatModel = ScriptedChatModel()
     _starter: WorkflowStarter = RecordingStarter()

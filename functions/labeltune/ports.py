@@ -10,13 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from labeltune.domain.models import DeliveryOutcome, FineTuneJob
-
-
-class LabelSource(Protocol):
-    """Where labelled rows come from: one Labelbox export row (a dict) per data row."""
-
-    def iter_rows(self, project_id: str) -> Iterator[dict[str, Any]]: ...
+from labeltune.domain.models import DeliveryOutcome, ExportStatus, FineTuneJob
 
 
 class ObjectStore(Protocol):
@@ -116,9 +110,7 @@ class ExportService(Protocol):
         """Start an export of the project's Done rows; return a task id to poll."""
         ...
 
-    def export_status(self, task_id: str) -> str:
-        """IN_PROGRESS, COMPLETE or FAILED."""
-        ...
+    def export_status(self, task_id: str) -> ExportStatus: ...
 
     def iter_export(self, task_id: str) -> Iterator[dict[str, Any]]:
         """The rows of a COMPLETE export, one dict per data row, streamed."""

@@ -1,35 +1,44 @@
-"""Builds the real adapters from Settings, once per warm Lambda container (and per local configuration)."""
+"""Builds the real adapters from Settings, once per warm Lambda container.
+
+Every adapter (and the SDK behind it) is imported when it is first used, not when this module is: a function
+pays at cold start only for the SDKs its own steps use. The webhook function never imports openai, labelbox,
+tiktoken or the metrics; the export steps import labelbox only when the label source is Labelbox.
+
+Settings are read and validated once per function (at its first invocation): a misconfigured function fails
+its first request with the reason, and later invocations do not re-read the environment.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING
 
-from aws_lambda_powertools.utilities import parameters
-from openai import OpenAI
-
-from labeltune.adapters.dynamodb_projects import DynamoProjectStore
-from labeltune.adapters.dynamodb_runs import DynamoRunStore
-from labeltune.adapters.idempotency import PowertoolsOnce
-from labeltune.adapters.label_sources import LabelboxExportService, S3ExportService
-from labeltune.adapters.openai_provider import OpenAIFineTuning
-from labeltune.adapters.row_data_fetch import HttpsRowDataFetcher
-from labeltune.adapters.s3_store import S3ObjectStore
-from labeltune.adapters.stepfunctions import StepFunctionsStarter
-from labeltune.adapters.webhook_secrets import SecretsManagerWebhookSecrets
-from labeltune.catalog import ModelCatalog, load_catalog
 from labeltune.clock import Clock, system_clock
 from labeltune.errors import ConfigurationError
-from labeltune.pipeline.trigger import TriggerServices
-from labeltune.ports import ExportService
 from labeltune.settings import Settings
+
+if TYPE_CHECKING:
+    from labeltune.adapters.dynamodb_projects import DynamoProjectStore
+    from labeltune.adapters.dynamodb_runs import DynamoRunStore
+    from labeltune.adapters.idempotency import PowertoolsOnce
+    from labeltune.adapters.openai_provider import OpenAIFineTuning
+    from labeltune.adapters.row_data_fetch import HttpsRowDataFetcher
+    from labeltune.adapters.s3_store import S3ObjectStore
+    from labeltune.adapters.stepfunctions import StepFunctionsStarter
+    from labeltune.adapters.webhook_secrets import SecretsManagerWebhookSecrets
+    from labeltune.catalog import ModelCatalog
+    from labeltune.pipeline.trigger import TriggerServices
+    from labeltune.ports import ExportService
 
 SECRET_MAX_AGE_SECONDS = 300
 
 
 def read_secret(arn: str | None, what: str) -> str:
     """Secrets come from Secrets Manager (cached by Powertools), never from plain environment variables."""
+    from aws_lambda_powertools.utilities import parameters
+
     if not arn:
         raise ConfigurationError(f"no secret configured for the {what}")
     value = parameters.get_secret(arn, max_age=SECRET_MAX_AGE_SECONDS)
@@ -57,28 +66,44 @@ class Services:
 
     @cached_property
     def catalog(self) -> ModelCatalog:
+        from labeltune.catalog import load_catalog
+
         return load_catalog(self.settings.model_catalog_file)
 
     @cached_property
     def runs(self) -> DynamoRunStore:
+        from labeltune.adapters.dynamodb_runs import DynamoRunStore
+
         return DynamoRunStore(self.settings.table_name, clock=self.clock)
 
     @cached_property
     def store(self) -> S3ObjectStore:
+        from labeltune.adapters.s3_store import S3ObjectStore
+
         return S3ObjectStore(self.settings.bucket_name)
 
     @cached_property
     def exports(self) -> ExportService:
         if self.settings.label_source == "s3":
+            from labeltune.adapters.s3_export import S3ExportService
+
             return S3ExportService(self.store)
+        from labeltune.adapters.labelbox_export import LabelboxExportService
+
         return LabelboxExportService(read_secret(self.settings.labelbox_api_key_secret_arn, "Labelbox API key"))
 
     @cached_property
     def fetcher(self) -> HttpsRowDataFetcher:
+        from labeltune.adapters.row_data_fetch import HttpsRowDataFetcher
+
         return HttpsRowDataFetcher()
 
     @cached_property
     def openai(self) -> OpenAIFineTuning:
+        from openai import OpenAI
+
+        from labeltune.adapters.openai_provider import OpenAIFineTuning
+
         timeout = self.settings.openai_timeout_seconds
         client = OpenAI(
             api_key=read_secret(self.settings.openai_api_key_secret_arn, "OpenAI API key"),
@@ -90,6 +115,8 @@ class Services:
 
     @cached_property
     def projects(self) -> DynamoProjectStore:
+        from labeltune.adapters.dynamodb_projects import DynamoProjectStore
+
         if not self.settings.projects_table_name:
             raise ConfigurationError("PROJECTS_TABLE_NAME is not set")
         return DynamoProjectStore(
@@ -98,12 +125,16 @@ class Services:
 
     @cached_property
     def once(self) -> PowertoolsOnce:
+        from labeltune.adapters.idempotency import PowertoolsOnce
+
         if not self.settings.idempotency_table_name:
             raise ConfigurationError("IDEMPOTENCY_TABLE_NAME is not set")
         return PowertoolsOnce(self.settings.idempotency_table_name)
 
     @cached_property
     def webhook_secrets(self) -> SecretsManagerWebhookSecrets:
+        from labeltune.adapters.webhook_secrets import SecretsManagerWebhookSecrets
+
         if not self.settings.webhook_secret_prefix:
             raise ConfigurationError("WEBHOOK_SECRET_PREFIX is not set")
         shared = self.settings.webhook_secret_arn if self.settings.shared_webhook_secret == "enabled" else None
@@ -111,6 +142,8 @@ class Services:
 
     @cached_property
     def trigger(self) -> TriggerServices:
+        from labeltune.pipeline.trigger import TriggerServices
+
         return TriggerServices(
             projects=self.projects,
             runs=self.runs,
@@ -122,18 +155,24 @@ class Services:
 
     @cached_property
     def starter(self) -> StepFunctionsStarter:
+        from labeltune.adapters.stepfunctions import StepFunctionsStarter
+
         if not self.settings.state_machine_arn:
             raise ConfigurationError("STATE_MACHINE_ARN is not set")
         return StepFunctionsStarter(self.settings.state_machine_arn)
 
 
 @lru_cache(maxsize=16)
-def _services(settings: Settings, function_name: str | None) -> Services:
-    return Services(settings)
+def _services(function_name: str | None) -> Services:
+    return Services(Settings.from_env())
 
 
 def services() -> Services:
-    """Settings are re-read per invocation (cheap); adapters are reused while they stay the same. Keyed by the
-    function too: in Lambda each function has its own container, and the local stack runs them all in one
-    process, where two functions with the same settings must still not share clients or what they read."""
-    return _services(Settings.from_env(), os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+    """The function's services, its settings validated at its first invocation. Keyed by the function: in
+    Lambda each function has its own container; the local stack runs them all in one process."""
+    return _services(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+
+
+def reset_services() -> None:
+    """Forget every function's services (a test that changes the environment between calls)."""
+    _services.cache_clear()

@@ -14,7 +14,7 @@ from labelbox.schema.webhook import Webhook
 from lbox import exceptions as lbox_errors
 from moto import mock_aws
 
-from labeltune.adapters.label_sources import LabelboxExportService
+from labeltune.adapters.labelbox_export import LabelboxExportService
 from labeltune.domain.conversion import FieldMapping
 from labeltune.domain.project_config import ProjectConfig
 from labeltune.errors import ConfigurationError, RowDataFetchError

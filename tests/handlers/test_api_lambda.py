@@ -62,7 +62,9 @@ def handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         for key, value in environment.items():
             monkeypatch.setenv(key, value)
         from labeltune.handlers import api
-        from labeltune.wiring import services
+        from labeltune.wiring import reset_services, services
+
+        reset_services()  # settings are read once per function: these are this test's
 
         services().projects.put_config(PROJECT, ProjectConfig().model_dump(mode="json"))
         yield api.handler

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,18 +12,26 @@ from labeltune.domain.conversion import LABEL_CHOICE_RULE, Reason
 from labeltune.domain.project_config import Hyperparameters, ProjectConfig
 from labeltune.domain.split import SplitRatios, assign_split
 from labeltune.errors import DatasetTooSmall
-from labeltune.pipeline.prepare import DatasetOptions, PreparedDataset, dataset_key, prepare_dataset
-from tests.fakes import InMemoryObjectStore, InMemoryRunStore, ListLabelSource
+from labeltune.pipeline.prepare import PreparedDataset, dataset_key, prepare_dataset
+from tests.fakes import InMemoryObjectStore, InMemoryRunStore
 
 EXPORT = Path(__file__).resolve().parents[2] / "examples" / "labelbox_export.ndjson"
 PROJECT = "clx-support-summaries-demo"
 RUN = "run-prepare-test"
 SYSTEM = "Summarise the chat. Leave out all personal data."
+SNAPSHOT = f"snapshots/{RUN}.ndjson"  # the export stage writes runs/<run>/export.ndjson; apart here, so the
+# tests of what PrepareDataset writes under the run see only its own files
+
+
+def snapshot(store: InMemoryObjectStore, rows: list[Any]) -> str:
+    """The run's export snapshot, as the export stage writes it: one JSON row per line."""
+    store.put_lines(SNAPSHOT, [json.dumps(row, ensure_ascii=False) for row in rows])
+    return SNAPSHOT
 
 
 @pytest.fixture(scope="module")
 def export_rows() -> list[dict[str, Any]]:
-    rows = ListLabelSource.from_ndjson(EXPORT).rows
+    rows = [json.loads(line) for line in EXPORT.read_text(encoding="utf-8").splitlines() if line.strip()]
     assert len(rows) == 86 and all("data_row" in r for r in rows)
     return rows
 
@@ -40,9 +49,8 @@ def store() -> InMemoryObjectStore:
 
 
 def prepare(rows: list[Any], store: InMemoryObjectStore, runs: InMemoryRunStore, **options: Any) -> PreparedDataset:
-    return prepare_dataset(
-        RUN, PROJECT, ListLabelSource(rows), store, runs, DatasetOptions(system_prompt=SYSTEM, **options)
-    )
+    config = ProjectConfig(system_prompt=SYSTEM, **options)
+    return prepare_dataset(RUN, PROJECT, snapshot(store, rows), store, runs, config)
 
 
 def test_counts_add_up(export_rows: list[dict[str, Any]], store: InMemoryObjectStore, runs: InMemoryRunStore) -> None:
@@ -72,7 +80,7 @@ def test_files_are_written_under_the_run(
 ) -> None:
     dataset = prepare(export_rows, store, runs)
     names = ("train.jsonl", "validation.jsonl", "eval.jsonl", "rejected.ndjson", "report.json")
-    assert set(store.keys()) == {dataset_key(RUN, name) for name in names}
+    assert set(store.keys("runs/")) == {dataset_key(RUN, name) for name in names}
     assert [dataset.train_key, dataset.validation_key, dataset.eval_key, dataset.rejected_key, dataset.report_key] == [
         dataset_key(RUN, name) for name in names
     ]
@@ -185,7 +193,7 @@ def test_too_few_examples_raises_and_records_the_counts(
     assert run["rejected_by_reason"][Reason.NOT_DONE] == 3
     # No example file is uploaded for a run that cannot train; the report and the rejections (ids and
     # reason codes, no content) are, so the run record can point at why.
-    assert store.keys() == [dataset_key(RUN, "rejected.ndjson"), dataset_key(RUN, "report.json")]
+    assert store.keys("runs/") == [dataset_key(RUN, "rejected.ndjson"), dataset_key(RUN, "report.json")]
     assert run["report_uri"] == store.uri(dataset_key(RUN, "report.json"))
     assert store.get_json(dataset_key(RUN, "report.json"))["ok"] is False
 
@@ -251,24 +259,12 @@ def test_splits_are_stable_when_rows_are_added(
     assert first_eval and first_eval <= second_eval
 
 
-def test_the_export_is_read_for_the_run_project(export_rows: list[dict[str, Any]], runs: InMemoryRunStore) -> None:
-    source = ListLabelSource(export_rows)
-    prepare_dataset(RUN, PROJECT, source, InMemoryObjectStore(), runs, DatasetOptions(system_prompt=SYSTEM))
-    assert source.requested == [PROJECT]
-
-
-def test_unknown_run_fails_before_reading_anything(export_rows: list[dict[str, Any]]) -> None:
-    source = ListLabelSource(export_rows)
+def test_unknown_run_fails_before_writing_anything(export_rows: list[dict[str, Any]]) -> None:
+    store = InMemoryObjectStore()
+    key = snapshot(store, export_rows)
     with pytest.raises(KeyError):
-        prepare_dataset(
-            "run-unknown",
-            PROJECT,
-            source,
-            InMemoryObjectStore(),
-            InMemoryRunStore(),
-            DatasetOptions(system_prompt=SYSTEM),
-        )
-    assert source.requested == []
+        prepare_dataset("run-unknown", PROJECT, key, store, InMemoryRunStore(), ProjectConfig(system_prompt=SYSTEM))
+    assert store.keys("runs/") == []
 
 
 def test_an_unparsable_export_line_is_counted_not_fatal(
@@ -277,8 +273,8 @@ def test_an_unparsable_export_line_is_counted_not_fatal(
     lines = EXPORT.read_bytes().splitlines()
     broken = tmp_path / "export.ndjson"
     broken.write_bytes(b"\n".join([lines[0], b'{"data_row": {"id": "cut-off', *lines[1:], b"\xff\xfe"]) + b"\n")
-    source = ListLabelSource.from_ndjson(broken)
-    dataset = prepare_dataset(RUN, PROJECT, source, store, runs, DatasetOptions(system_prompt=SYSTEM))
+    store.objects[SNAPSHOT] = broken.read_bytes()
+    dataset = prepare_dataset(RUN, PROJECT, SNAPSHOT, store, runs, ProjectConfig(system_prompt=SYSTEM))
     assert dataset.counts["rows_read"] == 88
     assert dataset.rejected_by_reason[Reason.INVALID_JSON] == 2
     rejected = {
@@ -307,22 +303,13 @@ def test_the_project_configuration_is_used_whole(
         hyperparameters=Hyperparameters(n_epochs=2),
         max_tokens_per_example=280,
     )
-    dataset = prepare_dataset(RUN, PROJECT, ListLabelSource(export_rows), store, runs, config)
+    dataset = prepare_dataset(RUN, PROJECT, snapshot(store, export_rows), store, runs, config)
     report = store.get_json(dataset.report_key)
     assert report["base_model"] == "gpt-4o-mini-2024-07-18" and report["max_tokens_per_example"] == 280
     assert dataset.rejected_by_reason[Reason.TOO_MANY_TOKENS] > 0
     assert report["training"]["n_epochs"] == 2 and report["cost"]["priced_as"] == "gpt-4o-mini-2024-07-18"
     first = store.read_jsonl(dataset.train_key)[0]
     assert first["messages"][0]["content"] == "Two sentences, no personal data."
-
-
-def test_dataset_options_still_work_and_carry_the_base_model() -> None:
-    config = DatasetOptions(system_prompt=SYSTEM, base_model="gpt-4.1-2025-04-14", n_epochs=5).to_config()
-    assert (config.system_prompt, config.base_model, config.hyperparameters.n_epochs) == (
-        SYSTEM,
-        "gpt-4.1-2025-04-14",
-        5,
-    )
 
 
 def test_duplicate_rows_are_counted_as_rejections_and_on_the_run(

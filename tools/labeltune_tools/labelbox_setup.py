@@ -24,13 +24,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from labeltune.adapters.label_sources import EXPORT_POLL_SECONDS, ExportServiceSource
 from labeltune.domain.conversion import FieldMapping, Reason, convert_row
 from labeltune.domain.models import Rejection
 from labeltune.domain.project_config import ProjectConfig
 from labeltune.domain.row_data import web_url
 from labeltune.errors import ConfigurationError, RowDataFetchError
 from labeltune.ports import ExportService, RowDataFetcher
+from labeltune_tools.export_waiter import EXPORT_POLL_SECONDS, ExportWaiter
 
 WEBHOOK_TOPICS: tuple[str, ...] = ("WORKFLOW_ACTION", "LABEL_CREATED", "LABEL_UPDATED", "LABEL_DELETED")
 STACK_OUTPUTS = {
@@ -457,9 +457,7 @@ def check_project(
     project = client.get_project(project_id)
     ontology = project.ontology()
     mapping = map_ontology(ontology_classifications(getattr(ontology, "normalized", None)), config.mapping)
-    waiter = ExportServiceSource(
-        exports, timeout_seconds=timeout_seconds, poll_seconds=poll_seconds, sleep=sleep, clock=clock
-    )
+    waiter = ExportWaiter(exports, timeout_seconds=timeout_seconds, poll_seconds=poll_seconds, sleep=sleep, clock=clock)
     task_id = exports.start_export(project_id)
     waiter.wait(task_id)
     counts = count_rows(exports.iter_export(task_id), project_id, config, fetcher)

@@ -2,7 +2,7 @@
 
 One builder, two entry points: the PrepareDataset state (`labeltune.pipeline.prepare`) and
 `labeltune dataset build` run this same code. Input is an iterable of export lines (bytes or str, one
-NDJSON row each) or of already parsed rows (from a LabelSource: pass `parsed=True`, so that a row that is a
+NDJSON row each) or of already parsed rows (pass `parsed=True`, so that a row that is a
 JSON string is a malformed row, not a line to parse again); nothing is held but the current row, a digest
 per kept example and a hash per data row (deduplication) and a token count per example (statistics).
 

@@ -125,7 +125,13 @@ class Reason:
 _MAP = (dict, Mapping)  # dict first: isinstance(x, Mapping) alone costs an ABC check per call, per row
 
 MALFORMED_MARKER_KEY = "_malformed"
-"""Label sources pass an unparsable export line on as {"_malformed": True}, so it is counted, not fatal."""
+"""Export services pass an unparsable export line on as {"_malformed": True}, so it is counted, not fatal."""
+
+
+def malformed_row() -> dict[str, Any]:
+    """The marker row an export service yields for a line it could not parse (rejected as invalid_json)."""
+    return {MALFORMED_MARKER_KEY: True}
+
 
 ROW_DATA_ERROR_KEY = "_row_data_error"
 """Set on a row by the export stage when row_data was a URL it could not fetch; the value is a row_data_* code."""

@@ -84,6 +84,18 @@ class RunStatus(StrEnum):
     FAILED = "FAILED"
 
 
+FINISHED_RUN_STATUSES = frozenset({RunStatus.SUCCEEDED.value, RunStatus.FAILED.value})
+"""A run in one of these has ended: nothing may start it again (but a StartFailed one), nothing reopens it."""
+
+
+class ExportStatus(StrEnum):
+    """A label export as the pipeline sees it, whatever the service calls it (adapters normalise)."""
+
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETE = "COMPLETE"
+    FAILED = "FAILED"
+
+
 class ModelMetrics(BaseModel):
     """Aggregate evaluation of one model over the held-out set."""
 

@@ -6,7 +6,6 @@ from aws_lambda_powertools.utilities.parser import event_parser
 
 from labeltune.handlers.events import PrepareDatasetEvent
 from labeltune.handlers.observability import lambda_entry, logger
-from labeltune.pipeline.export import SnapshotSource
 from labeltune.pipeline.prepare import prepare_dataset
 from labeltune.wiring import services
 
@@ -15,8 +14,7 @@ from labeltune.wiring import services
 @event_parser(model=PrepareDatasetEvent)
 def handler(event: PrepareDatasetEvent, context: Any) -> dict:
     svc = services()
-    source = SnapshotSource(svc.store, event.snapshot_key)
     # The whole project configuration: base model (token encoding, limits, price), n_epochs, token limit too.
-    dataset = prepare_dataset(event.run_id, event.project_id, source, svc.store, svc.runs, event.config)
+    dataset = prepare_dataset(event.run_id, event.project_id, event.snapshot_key, svc.store, svc.runs, event.config)
     logger.info("dataset prepared", extra={"run_id": event.run_id, "counts": dataset.counts})
     return dataset.model_dump(mode="json")

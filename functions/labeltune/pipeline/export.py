@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import json
 import tempfile
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -20,7 +19,7 @@ from pydantic import BaseModel
 
 from labeltune.clock import Clock, iso, parse_iso
 from labeltune.domain.conversion import Reason
-from labeltune.domain.models import RunStatus
+from labeltune.domain.models import ExportStatus, RunStatus
 from labeltune.domain.project_config import DEFAULT_MAX_EXPORT_ERROR_RATE
 from labeltune.domain.row_data import is_storage_uri, web_url
 from labeltune.errors import ExportFailed, RowDataFetchError
@@ -36,7 +35,7 @@ EXPORT_DEADLINE = timedelta(hours=6)  # Labelbox exports take minutes; hours mea
 
 class ExportState(BaseModel):
     task_id: str
-    status: str
+    status: ExportStatus
     started_at: str
 
 
@@ -65,10 +64,10 @@ def start_export(run_id: str, project_id: str, exports: ExportService, runs: Run
 
 def check_export(task_id: str, started_at: str, exports: ExportService, clock: Clock) -> ExportState:
     status = exports.export_status(task_id)
-    if status == "FAILED":
+    if status is ExportStatus.FAILED:
         raise ExportFailed(task_id, f"export {task_id} failed")
     waited = clock() - parse_iso(started_at)
-    if status != "COMPLETE" and waited > EXPORT_DEADLINE:
+    if status is not ExportStatus.COMPLETE and waited > EXPORT_DEADLINE:
         raise ExportFailed(task_id, f"export {task_id} is still {status} after {waited}; giving up")
     return ExportState(task_id=task_id, status=status, started_at=started_at)
 
@@ -147,18 +146,3 @@ def snapshot_export(
             f"more than the project allows (max_export_error_rate {max_export_error_rate:.1%})",
         )
     return Snapshot(key=key, export_errors=export_errors, **tally)
-
-
-class SnapshotSource:
-    """LabelSource over a run's export snapshot: what PrepareDataset reads."""
-
-    def __init__(self, store: ObjectStore, key: str) -> None:
-        self._store, self._key = store, key
-
-    def iter_rows(self, project_id: str) -> Iterator[dict[str, Any]]:
-        for line in self._store.read_lines(self._key):
-            if line.strip():
-                try:
-                    yield json.loads(line)
-                except (json.JSONDecodeError, RecursionError):  # too deeply nested counts as unparsable
-                    yield {"_malformed": True}

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from labeltune.clock import Clock, iso
-from labeltune.domain.models import JobState, RunStatus
+from labeltune.domain.models import FINISHED_RUN_STATUSES, JobState, RunStatus
 from labeltune.errors import TransientError
 from labeltune.ports import FineTuneProvider, RunStore
 
@@ -24,7 +24,6 @@ CLEANUP_ATTEMPTS = 3
 # template.yaml): one attempt is a few provider calls of at most 3 x OPENAI_TIMEOUT_SECONDS (10 s there) each.
 CLEANUP_BUDGET_SECONDS = 300.0
 ProviderFactory = Callable[[], FineTuneProvider]
-TERMINAL = {RunStatus.SUCCEEDED.value, RunStatus.FAILED.value}
 
 
 def failure_message(cause: str | None) -> str | None:
@@ -124,7 +123,7 @@ def record_execution_end(
     run = runs.get_run(run_id)
     if run is None:
         return {"run_id": run_id, "status": None, "error": None, "error_message": None}
-    if run.get("status") in TERMINAL:
+    if run.get("status") in FINISHED_RUN_STATUSES:
         cleanup = _release(run_id, runs, provider)
         return {"run_id": run_id, "status": run.get("status"), "error": None, "error_message": None, **cleanup}
     error = f"Execution{status.title().replace('_', '')}"

@@ -1,7 +1,7 @@
 """Prepare: the project's export rows -> the dataset builder -> train/validation/eval JSONL in the object store.
 
-A thin wrapper over `labeltune.dataset` (the same builder `labeltune dataset build` runs): rows stream from
-the label source through the builder into spool files on local disk (Lambda /tmp), which are uploaded from
+A thin wrapper over `labeltune.dataset` (the same builder `labeltune dataset build` runs): the lines of the
+run's export snapshot stream through the builder into spool files on local disk (Lambda /tmp), which are uploaded from
 disk (S3 multipart above 8 MB), so memory does not grow with the export. Rejected rows are written with
 their id, line number and reason code only, never content. The run record gets the headline numbers;
 report.json next to the files has the rest.
@@ -14,40 +14,16 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from labeltune.dataset import FILES, SPLITS, DatasetReport, DirectorySink, PriceTable, build_dataset
-from labeltune.domain.conversion import LABEL_CHOICE_RULE, FieldMapping
+from labeltune.domain.conversion import LABEL_CHOICE_RULE
 from labeltune.domain.models import RunStatus
-from labeltune.domain.project_config import DEFAULT_BASE_MODEL, Hyperparameters, ProjectConfig
-from labeltune.domain.split import SplitRatios
+from labeltune.domain.project_config import ProjectConfig
 from labeltune.errors import DatasetTooSmall
-from labeltune.ports import LabelSource, ObjectStore, RunStore
-
-
-class DatasetOptions(BaseModel):
-    """The dataset part of a project's configuration (kept for callers that build options from Settings)."""
-
-    system_prompt: str
-    min_examples: int = 10
-    mapping: FieldMapping = FieldMapping()
-    split: SplitRatios = SplitRatios()
-    base_model: str = DEFAULT_BASE_MODEL
-    n_epochs: int | Literal["auto"] = "auto"
-    max_tokens_per_example: int | None = Field(None, ge=1)
-
-    def to_config(self) -> ProjectConfig:
-        return ProjectConfig(
-            system_prompt=self.system_prompt,
-            min_examples=self.min_examples,
-            mapping=self.mapping,
-            split=self.split,
-            base_model=self.base_model,
-            hyperparameters=Hyperparameters(n_epochs=self.n_epochs),
-            max_tokens_per_example=self.max_tokens_per_example,
-        )
+from labeltune.ports import ObjectStore, RunStore
 
 
 class PreparedDataset(BaseModel):
@@ -73,19 +49,18 @@ def dataset_key(run_id: str, name: str) -> str:
 def prepare_dataset(
     run_id: str,
     project_id: str,
-    source: LabelSource,
+    snapshot_key: str,
     store: ObjectStore,
     runs: RunStore,
-    options: DatasetOptions | ProjectConfig,
+    config: ProjectConfig,
     price_table: PriceTable | None = None,
 ) -> PreparedDataset:
-    config = options if isinstance(options, ProjectConfig) else options.to_config()
     runs.update_run(run_id, status=RunStatus.PREPARING.value)
     keys = {name: dataset_key(run_id, filename) for name, filename in FILES.items()}
     with tempfile.TemporaryDirectory(prefix="labeltune-") as tmp:
         with DirectorySink(Path(tmp)) as sink:
-            rows = source.iter_rows(project_id)  # parsed rows: one that is a JSON string is malformed, not a line
-            report = build_dataset(rows, sink, project_id, config, price_table=price_table, parsed=True)
+            lines = store.read_lines(snapshot_key)  # parsed by the builder, as `labeltune dataset build` does
+            report = build_dataset(lines, sink, project_id, config, price_table=price_table)
         uploads = FILES if report.ok else ("rejected", "report")
         for name in uploads:
             store.upload_file(keys[name], sink.path(name))

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from labeltune.clock import Clock, iso, parse_iso
 from labeltune.domain.identifiers import is_delivery_id
 from labeltune.domain.json_input import MalformedJson, parse_json_object
+from labeltune.domain.models import FINISHED_RUN_STATUSES as FINISHED
 from labeltune.domain.models import START_FAILED, RunStatus
 from labeltune.domain.project_config import ProjectConfig
 from labeltune.domain.run_ids import new_manual_run_id, run_id_for_delivery
@@ -60,9 +61,6 @@ class Start(StrEnum):
     STARTED = "started"  # this call (or the earlier attempt it repeats) started the run
     REFUSED = "refused"  # another run is in flight, or too few labels are pending
     ALREADY_FINISHED = "already_finished"  # this run id ran before and has ended: nothing to start
-
-
-FINISHED = {RunStatus.SUCCEEDED.value, RunStatus.FAILED.value}
 
 
 def _config(project: Mapping[str, Any]) -> ProjectConfig:

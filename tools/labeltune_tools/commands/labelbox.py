@@ -16,10 +16,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from labeltune.adapters.label_sources import ExportFailed, LabelboxExportService
+from labeltune.adapters.labelbox_export import LabelboxExportService
 from labeltune.adapters.row_data_fetch import HttpsRowDataFetcher
 from labeltune.domain.project_config import ProjectConfig
-from labeltune.errors import ConfigurationError, TransientError
+from labeltune.errors import ConfigurationError, ExportFailed, TransientError
 from labeltune_tools.labelbox_setup import (
     CHECK_TIMEOUT_SECONDS,
     WEBHOOK_TOPICS,

@@ -24,7 +24,7 @@ from typing import Any
 
 import boto3
 
-from labeltune.adapters.label_sources import export_snapshot_key
+from labeltune.adapters.s3_export import export_snapshot_key
 from labeltune_tools.embedded.lambda_runtime import RUNTIME, tooling_session
 from labeltune_tools.embedded.moto_dynamodb import make_moto_dynamodb_atomic
 from labeltune_tools.embedded.resources import LocalResources, build_resources

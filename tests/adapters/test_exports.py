@@ -16,25 +16,19 @@ from labelbox.schema.export_task import ExportTask, StreamType
 from lbox import exceptions as lbox_errors
 from moto import mock_aws
 
-from labeltune.adapters.label_sources import (
-    COMPLETE,
-    FAILED,
-    IN_PROGRESS,
-    ExportFailed,
-    ExportServiceSource,
-    LabelboxExportService,
-    S3ExportService,
-    export_snapshot_key,
-    object_exists,
-)
+from labeltune.adapters.labelbox_export import LabelboxExportService
+from labeltune.adapters.s3_export import S3ExportService, export_snapshot_key, object_exists
 from labeltune.adapters.s3_store import S3ObjectStore
-from labeltune.errors import TransientError
+from labeltune.domain.models import ExportStatus
+from labeltune.errors import ExportFailed, TransientError
 from labeltune.ports import ExportService
+from labeltune_tools.export_waiter import ExportWaiter
 from tests.adapters import labelbox_doubles as lb
 from tests.fakes import InMemoryObjectStore
 
 PROJECT = "clproject0001"
 TASK = "cltask0001"
+IN_PROGRESS, COMPLETE, FAILED = ExportStatus.IN_PROGRESS, ExportStatus.COMPLETE, ExportStatus.FAILED
 
 
 @pytest.fixture
@@ -226,7 +220,7 @@ def test_the_synchronous_label_source_starts_waits_and_streams(client: Any, get_
     project.export.return_value = lb.export_task(TASK, status="IN_PROGRESS")
     get_task.return_value = lb.export_task(TASK, rows=[lb.export_row("dr1")])
 
-    source = ExportServiceSource(LabelboxExportService(client=client), sleep=lambda _: None)
+    source = ExportWaiter(LabelboxExportService(client=client), sleep=lambda _: None)
     rows = list(source.iter_rows(PROJECT))
 
     assert [row["data_row"]["id"] for row in rows] == ["dr1"]
@@ -234,7 +228,7 @@ def test_the_synchronous_label_source_starts_waits_and_streams(client: Any, get_
 
 
 # --------------------------------------------------------------------------------------------------
-# ExportServiceSource: waiting on any ExportService
+# ExportWaiter: waiting on any ExportService
 
 
 class ScriptedExports:
@@ -247,9 +241,9 @@ class ScriptedExports:
     def start_export(self, project_id: str) -> str:
         return f"task-{project_id}"
 
-    def export_status(self, task_id: str) -> str:
+    def export_status(self, task_id: str) -> ExportStatus:
         self.polls += 1
-        return self.statuses[min(self.polls, len(self.statuses)) - 1]
+        return ExportStatus(self.statuses[min(self.polls, len(self.statuses)) - 1])
 
     def iter_export(self, task_id: str) -> Iterator[dict[str, Any]]:
         yield {"task": task_id}
@@ -274,7 +268,7 @@ class FakeClock:
 def test_waiting_polls_until_complete() -> None:
     clock = FakeClock()
     exports = ScriptedExports([IN_PROGRESS, IN_PROGRESS, COMPLETE])
-    source = ExportServiceSource(exports, poll_seconds=5, sleep=clock.sleep, clock=clock)
+    source = ExportWaiter(exports, poll_seconds=5, sleep=clock.sleep, clock=clock)
 
     assert list(source.iter_rows("p")) == [{"task": "task-p"}]
     assert clock.sleeps == [5, 5]
@@ -282,14 +276,14 @@ def test_waiting_polls_until_complete() -> None:
 
 def test_waiting_ends_with_transient_error_on_timeout_and_export_failed_on_failure() -> None:
     clock = FakeClock()
-    slow = ExportServiceSource(
+    slow = ExportWaiter(
         ScriptedExports([IN_PROGRESS]), timeout_seconds=30, poll_seconds=10, sleep=clock.sleep, clock=clock
     )
     with pytest.raises(TransientError, match="task-p"):
         list(slow.iter_rows("p"))
     assert sum(clock.sleeps) == 30
 
-    failing = ExportServiceSource(ScriptedExports([IN_PROGRESS, FAILED]), sleep=clock.sleep, clock=clock)
+    failing = ExportWaiter(ScriptedExports([IN_PROGRESS, FAILED]), sleep=clock.sleep, clock=clock)
     with pytest.raises(ExportFailed, match="task-p"):
         list(failing.iter_rows("p"))
 
