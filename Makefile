@@ -8,7 +8,13 @@ STAMP := $(VENV)/.installed
 # The suite runs a second time with the wall clock this many days ahead: no test may depend on today's date.
 CLOCK_OFFSET_DAYS ?= 366
 
-.PHONY: demo test lint typecheck unit e2e test-later venv node clean bench
+# `make package`: the SAM CLI in its own venv (it pins its own boto3), and the functions' interpreter.
+SAM_VENV := .sam
+SAM ?= $(SAM_VENV)/bin/sam
+LAMBDA_PYTHON ?= python3.13
+export LAMBDA_PYTHON
+
+.PHONY: demo test lint typecheck unit integration e2e test-later venv node clean bench package
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,11 +41,15 @@ lint: $(STAMP) node
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The suite in three tiers (tests/conftest.py): `unit` takes seconds, `integration` and `e2e` minutes.
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not e2e" --ignore=tests/e2e
+	$(BIN)/python -m pytest -q -m unit
+
+integration: $(STAMP) node
+	$(BIN)/python -m pytest -q -m integration
 
 e2e: $(STAMP) node
-	$(BIN)/python -m pytest -q tests/e2e
+	$(BIN)/python -m pytest -q -m e2e
 
 # The whole suite with the clock moved ahead (time-machine): what passes today must pass next year.
 test-later: $(STAMP) node
@@ -56,6 +66,20 @@ test: $(STAMP) node
 # (see benchmarks/README.md); exits non-zero when a target is missed. Takes a few minutes.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_dataset_builder.py
+
+$(SAM_VENV)/bin/sam:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli
+
+# `sam build` (functions/Makefile, layers/Makefile: wheels for python3.13 on arm64, bytecode compiled), then the
+# unzipped and zipped size of every function with its layers; exits non-zero when a size target is missed
+# (tools/labeltune_tools/packaging.py). Needs python3.13 on PATH (pyenv: PYENV_VERSION=3.13.x make package) or
+# LAMBDA_PYTHON naming it; SAM=<path> uses an installed SAM CLI instead of .sam/.
+package: $(STAMP) $(if $(filter $(SAM_VENV)/bin/sam,$(SAM)),$(SAM_VENV)/bin/sam)
+	@command -v $(LAMBDA_PYTHON) >/dev/null 2>&1 || { echo "make package: $(LAMBDA_PYTHON) is not on PATH; sam build needs the functions' Python 3.13 (pyenv: PYENV_VERSION=3.13.x make package, or LAMBDA_PYTHON=/path/to/python3.13)" >&2; exit 2; }
+	$(SAM) build
+	$(BIN)/python -m labeltune_tools.packaging .aws-sam/build
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache

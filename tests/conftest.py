@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -50,3 +51,32 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_report_header(config: pytest.Config) -> str | None:
     days = config.getoption("--clock-offset-days")
     return f"clock moved {days} days ahead: now is {datetime.now(UTC).isoformat()}" if days else None
+
+
+# Each test directory is one tier (`make unit`, `make integration`, `make e2e`): the pure core and the handlers
+# run in seconds; adapters on moto, the emulators, the template and the CLI's servers take minutes together;
+# end-to-end runs the real state machine on the embedded stack.
+_TIERS = {
+    "domain": "unit",
+    "dataset": "unit",
+    "pipeline": "unit",
+    "catalog": "unit",
+    "handlers": "unit",
+    "test_examples.py": "unit",
+    "adapters": "integration",
+    "emulator": "integration",
+    "bedrock_emulator": "integration",
+    "infra": "integration",
+    "cli": "integration",
+    "e2e": "e2e",
+}
+_TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        top = Path(item.path).resolve().relative_to(_TESTS).parts[0]
+        tier = _TIERS.get(top)
+        if tier is None:
+            raise pytest.UsageError(f"tests/{top} belongs to no tier: add it to _TIERS in tests/conftest.py")
+        item.add_marker(tier)

@@ -439,6 +439,22 @@ def test_the_split_is_assign_split_of_the_global_key(tmp_path: Path) -> None:
         assert prompt_split[r["data_row"]["row_data"]] == assign_split(r["data_row"]["global_key"], ratios)
 
 
+def test_the_builder_splits_by_the_one_split_rule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # One rule (labeltune.domain.split.assign_split), called by the builder, never a copy of its thresholds.
+    calls: list[tuple[str, SplitRatios]] = []
+
+    def everything_to_eval(key: str, ratios: SplitRatios) -> str:
+        calls.append((key, ratios))
+        return "eval"
+
+    monkeypatch.setattr(builder_module, "assign_split", everything_to_eval)
+    ratios = SplitRatios(train=0.5, validation=0.2, eval=0.3)
+    built = build(valid_lines(20), tmp_path, split=ratios)
+    assert built.report.examples == {"train": 0, "validation": 0, "eval": 20}
+    assert [key for key, _ in calls] == [f"chat-{n:05d}" for n in range(20)]
+    assert all(given == ratios for _, given in calls)
+
+
 def test_the_split_is_stable_when_rows_are_added(tmp_path: Path) -> None:
     from labeltune_tools.sample_data import PROJECT_ID, generate_rows
 

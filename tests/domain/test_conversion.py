@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -550,6 +551,52 @@ def test_text_defect_on_ascii_and_unicode_paths() -> None:
         assert text_defect(control) == Reason.CONTROL_CHARACTERS, repr(control)
     for broken in ("\ud800", "é\udfff", "\ufffd"):
         assert text_defect(broken) == Reason.INVALID_UTF8, repr(broken)
+
+
+def test_text_defect_of_ascii_text_is_the_general_rule() -> None:
+    # text_defect() has a shortcut for ASCII text (kept for the builder's throughput): the regex's answer.
+    from labeltune.domain.conversion import _GARBAGE, text_defect
+
+    for code in range(0x80):
+        for text in (chr(code), f"ab{chr(code)}cd"):
+            expected = Reason.CONTROL_CHARACTERS if _GARBAGE.search(text) else None
+            assert text_defect(text) == expected, repr(text)
+
+
+def test_normalise_of_ascii_text_is_the_general_rule() -> None:
+    # normalise() has a shortcut for ASCII text (kept for the builder's throughput): the same bytes as the rule.
+    from labeltune.domain.conversion import normalise
+
+    alphabet = [chr(c) for c in range(0x80)]
+    rng = random.Random(12)
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 10)))
+        assert normalise(text) == "".join(text.casefold().split()).encode("utf-8"), repr(text)
+
+
+@pytest.mark.parametrize(
+    "make,reason",
+    [
+        (lambda: row([], status="IN_REVIEW"), Reason.NOT_DONE),
+        (lambda: row([label(text("summary", SUMMARY), text("notes", "x"))], row_data=None), Reason.AMBIGUOUS_RESPONSE),
+        (lambda: row([label(text("summary", " "))], row_data="https://x.example/chat.txt"), Reason.EMPTY_RESPONSE),
+        (lambda: row([label(text("summary", "ok\x07"))], row_data="gs://bucket/chat.txt"), Reason.ROW_DATA_STORAGE_URI),
+        (lambda: row([label(text("summary", "ok\x07"))], row_data="Ann: caf\ufffd"), Reason.INVALID_UTF8),
+        (lambda: row([label(text("summary", "caf\ufffd"))], row_data="Ann: \x07"), Reason.CONTROL_CHARACTERS),
+        (lambda: row([label(text("summary", 42))], row_data=None), Reason.MALFORMED),
+    ],
+    ids=[
+        "not-done-before-no-label",
+        "ambiguous-before-missing-prompt",
+        "empty-response-before-url",
+        "storage-uri-before-hygiene",
+        "prompt-hygiene-before-response-hygiene",
+        "prompt-hygiene-before-response-hygiene-2",
+        "non-text-answer-before-missing-prompt",
+    ],
+)
+def test_a_row_failing_several_checks_gets_the_first_ones_code(make: Any, reason: str) -> None:
+    assert convert(make()) == Rejection(data_row_id="dr-1", reason=reason)
 
 
 # --- row_data fetched by the export stage --------------------------------------------------------

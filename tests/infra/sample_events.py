@@ -29,6 +29,7 @@ CONFIG = ProjectConfig().model_dump(mode="json")
 BASE_MODEL = "gpt-4.1-mini-2025-04-14"
 API_ID = "a1b2c3d4e5"
 ACCOUNT_ID = "123456789012"
+STATE_MACHINE_ARN = f"arn:aws:states:us-east-1:{ACCOUNT_ID}:stateMachine:labeltune-pipeline"
 
 # Built with the model PrepareDataset returns, so the sample can't drift from what the state machine passes on.
 DATASET: dict[str, Any] = PreparedDataset(
@@ -233,6 +234,39 @@ def build_events() -> dict[str, dict[str, Any]]:
             "outcome": "FAILED",
             "error": "FineTuneFailed",
             "cause": "The fine-tuning job failed: the training file has fewer than 10 valid examples.",
+        },
+        "record_outcome_execution_ended.json": execution_status_change("TIMED_OUT"),
+    }
+
+
+def execution_status_change(status: str) -> dict[str, Any]:
+    """EventBridge's "Step Functions Execution Status Change" for the sample run, as AWS documents it: what
+    template.yaml's ExecutionEndedBadly rule sends RecordOutcome when an execution ends outside the Record*
+    states (here it timed out). The execution's input is what the trigger starts it with."""
+    execution_arn = f"{STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:', 1)}:{RUN_ID}"
+    execution_input = {"run_id": RUN_ID, "project_id": PROJECT_ID, "poll_interval_seconds": 150, "config": CONFIG}
+    return {
+        "version": "0",
+        "id": "315c1398-40ff-a850-213b-158f73e60175",
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": ACCOUNT_ID,
+        "time": "2026-09-15T09:30:13Z",
+        "region": "us-east-1",
+        "resources": [execution_arn],
+        "detail": {
+            "executionArn": execution_arn,
+            "stateMachineArn": STATE_MACHINE_ARN,
+            "name": RUN_ID,
+            "status": status,
+            "startDate": 1789378213000,
+            "stopDate": 1789464613000,
+            "input": json.dumps(execution_input, separators=(",", ":")),
+            "output": None,
+            "inputDetails": {"included": True},
+            "outputDetails": None,
+            "error": None,
+            "cause": None,
         },
     }
 

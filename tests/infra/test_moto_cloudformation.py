@@ -158,8 +158,13 @@ def _observe(session: Any, template: dict[str, Any]) -> Observed:
 
 @contextmanager
 def _moto() -> Iterator[Any]:
-    """A moto session; moto warns on every read of a stack holding a type it cannot model (asserted below)."""
-    with mock_aws(), warnings.catch_warnings():
+    """A moto session; moto warns on every read of a stack holding a type it cannot model (asserted below).
+
+    moto's configuration is process-wide: an embedded stack started earlier in the same process leaves Step
+    Functions executing state machines, and then moto's CloudFormation fails to create the state machine from the
+    unsubstituted definition. The defaults are set explicitly so the observations do not depend on test order.
+    """
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": False}}), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*not supported by moto's CloudFormation.*")
         yield boto3.Session(region_name=REGION)
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 import tomllib
+from pathlib import Path
 from typing import Any
+
+from labeltune_tools.packaging import function_layers, layer_requirements_file, layer_resources
 
 from .conftest import EXPECTED_HANDLERS, ROOT
 
@@ -324,12 +327,65 @@ def test_outputs(template: dict[str, Any]) -> None:
     assert outputs["WebhookUrl"]["Value"]["Fn::Sub"].endswith("/webhooks/labelbox")
 
 
-def test_requirements_mirror_pyproject_runtime_dependencies() -> None:
+def _requirement_name(line: str) -> str:
+    return re.sub(r"[-_.]+", "-", re.split(r"[\[<>=!~;\s]", line, maxsplit=1)[0]).lower()
+
+
+def _requirement_lines(path: Path) -> list[str]:
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line]
+
+
+def test_layers_pin_what_pyproject_pins_and_nothing_else(template: dict[str, Any]) -> None:
+    """[project].dependencies is the union the functions need (what the dev venv installs); each layer's
+    requirements.txt carries a share of it with the very same specifiers, no package in two layers, and
+    boto3 in none (the runtime has it)."""
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    runtime = {d for d in pyproject["project"]["dependencies"] if not d.startswith("boto3")}
-    lines = (ROOT / "functions" / "requirements.txt").read_text(encoding="utf-8").splitlines()
-    requirements = {line.strip() for line in lines if line.strip() and not line.startswith("#")}
-    assert requirements == runtime
+    runtime = {_requirement_name(d): d for d in pyproject["project"]["dependencies"]}
+    by_layer = {layer: _requirement_lines(layer_requirements_file(ROOT, layer)) for layer in layer_resources(template)}
+    owners: dict[str, list[str]] = {}
+    for layer, lines in by_layer.items():
+        assert lines, f"{layer}: empty requirements"
+        for line in lines:
+            name = _requirement_name(line)
+            owners.setdefault(name, []).append(layer)
+            assert runtime.get(name) == line, f"{layer}: {line!r} is not pyproject's {runtime.get(name)!r}"
+    assert {name: layers for name, layers in owners.items() if len(layers) > 1} == {}
+    assert set(owners) == set(runtime) - {"boto3"}
+    # Every requirements file under layers/ is a layer of the template (none built by nobody).
+    files = {path.parent.name for path in (ROOT / "layers").glob("*/requirements.txt")}
+    assert files == {layer_requirements_file(ROOT, layer).parent.name for layer in by_layer}
+    assert not (ROOT / "functions" / "requirements.txt").exists()  # sam build would bundle it into every function
+
+
+def test_functions_build_their_code_alone_and_take_dependencies_from_layers(template: dict[str, Any]) -> None:
+    globals_ = template["Globals"]["Function"]
+    assert globals_["CodeUri"] == "functions/"
+    assert globals_["Layers"] == [{"Ref": "CoreLayer"}]  # every function has the core layer
+    layers = layer_resources(template)
+    for name in EXPECTED_HANDLERS:
+        resource = template["Resources"][name]
+        assert resource["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}, name
+        assert "CodeUri" not in resource["Properties"], name  # the Globals' functions/, built by functions/Makefile
+        assert set(function_layers(template)[name]) <= set(layers), name
+    for name, layer in layers.items():
+        assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}, name
+        props = layer["Properties"]
+        # Built from all of layers/: a layer's share depends on every layer's requirements (one resolution).
+        assert props["ContentUri"] == "layers/", name
+        assert props["CompatibleRuntimes"] == [globals_["Runtime"]], name
+        assert props["CompatibleArchitectures"] == globals_["Architectures"], name
+    used = {layer for names in function_layers(template).values() for layer in names}
+    assert used == set(layers)  # no layer nobody uses
+
+
+def test_the_translated_functions_carry_their_layers(translated: dict[str, Any], template: dict[str, Any]) -> None:
+    # SAM renames layer versions (a content hash suffix); the function's Layers follow.
+    resources = translated["Resources"]
+    for name, expected in function_layers(template).items():
+        refs = [ref["Ref"] for ref in resources[name]["Properties"]["Layers"]]
+        assert [re.sub(r"[0-9a-f]{10}$", "", ref) for ref in refs] == expected, name
+        assert all(resources[ref]["Type"] == "AWS::Lambda::LayerVersion" for ref in refs), name
 
 
 def test_samconfig_deploy_defaults() -> None:

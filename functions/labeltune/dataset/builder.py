@@ -6,11 +6,13 @@ NDJSON row each) or of already parsed rows (pass `parsed=True`, so that a row th
 JSON string is a malformed row, not a line to parse again); nothing is held but the current row, a digest
 per kept example and a hash per data row (deduplication) and a token count per example (statistics).
 
-Per row, in order (the first failing step names the row's reason code, see `Reason`):
-  decode UTF-8 -> parse JSON -> convert (`extract_example`, convert_row's core: project, DONE, label,
-  response, prompt, text hygiene) -> data row seen before? -> same prompt kept before (same response:
-  duplicate_example, another: duplicate_prompt)? -> count tokens with the base model's encoding ->
-  per-example limit -> OpenAI format checks -> split by the data row's identity -> write.
+Per row, in order (the first failing step names the row's reason code, see `Reason`), one method each:
+  `_from_line`: decode UTF-8 -> parse JSON; `_from_row`: the per-row guard around `_example`: convert
+  (`extract_example`, convert_row's core: project, DONE, label, response, prompt, text hygiene) -> data
+  row seen before? -> same prompt kept before (same response: duplicate_example, another:
+  duplicate_prompt)? -> count tokens with the base model's encoding -> per-example limit -> OpenAI format
+  checks -> split by the data row's identity (`assign_split`) -> the output line; then `build` writes the
+  line and counts it.
 
 One chat, one split. The split is a pure function of the data row's identity (a hash of its global key),
 so a chat exported under two data rows (labelled twice, with two summaries) could land in train.jsonl and
@@ -37,10 +39,10 @@ import json
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from json.encoder import encode_basestring, encode_basestring_ascii  # C
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Literal, Protocol
+from typing import IO, Any, Literal, NamedTuple, Protocol
 
 from labeltune.dataset.dedupe import Deduplicator
 from labeltune.dataset.pricing import PriceTable, load_price_table
@@ -55,9 +57,9 @@ from labeltune.dataset.report import (
 from labeltune.dataset.tokens import TOKENS_PER_EXAMPLE, TOKENS_PER_MESSAGE, TokenCounter, example_limit_for
 from labeltune.dataset.validation import format_errors
 from labeltune.domain.conversion import LABEL_CHOICE_RULE, Reason, data_row_id_of, extract_example, text_defect
-from labeltune.domain.models import Rejection
+from labeltune.domain.models import Rejection, SplitName
 from labeltune.domain.project_config import ProjectConfig
-from labeltune.domain.split import bucket
+from labeltune.domain.split import assign_split
 
 SPLITS = ("train", "validation", "eval")
 FILES: Mapping[str, str] = {
@@ -118,26 +120,71 @@ class DirectorySink:
         self.close()
 
 
-def _json_string(text: str) -> str:
-    """`json.dumps(text, ensure_ascii=False)`, except that U+2028 and U+2029 are escaped: JSON allows them raw,
-    but str.splitlines() and older JavaScript break lines there. (For ASCII text the ASCII encoder gives the
-    same result twice as fast.)"""
-    if text.isascii():
-        return encode_basestring_ascii(text)
-    encoded = encode_basestring(text)
-    if "\u2028" in encoded or "\u2029" in encoded:
-        encoded = encoded.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    return encoded
+_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(..., ensure_ascii=False), configured once
+
+
+def _json_line(record: object) -> str:
+    """One JSONL line: `json.dumps(record, ensure_ascii=False)` (UTF-8 text, not \\u escapes), with U+2028 and
+    U+2029 escaped: JSON allows them raw, but str.splitlines() and older JavaScript break lines there."""
+    text = _JSON.encode(record)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029") + "\n"
 
 
 def _json_text(text: str) -> str:
-    """`_json_string(text)` without its quotes, for a text that passed the text hygiene check (`text_defect`),
-    so that it holds no control character but tab, LF and CR. The common case, ASCII prose without quotes,
-    backslashes, tabs or CRs, needs only its line breaks escaped: a few memchr scans and one replace, half
-    the C encoder's time."""
-    if text.isascii() and '"' not in text and "\\" not in text and "\t" not in text and "\r" not in text:
-        return text.replace("\n", "\\n")
-    return _json_string(text)[1:-1]
+    """How one text appears inside the lines the builder writes, without its quotes."""
+    return _json_line(text)[1:-2]
+
+
+def _rejected_line(rejection: Rejection, line_number: int) -> str:
+    """A line of rejected.ndjson: the data row id (when known), the reason code and the line number, never
+    any of the row's content."""
+    record = {"data_row_id": rejection.data_row_id, "reason": rejection.reason, "line_number": line_number}
+    return json.dumps(record) + "\n"
+
+
+def _blank(line: bytes | bytearray | str) -> bool:
+    return not line or line.isspace()
+
+
+def _messages(system: str, prompt: str, response: str) -> list[dict[str, str]]:
+    """An example's chat, as OpenAI's chat fine-tuning format has it."""
+    return [
+        {"role": "system", "content": system},
+        {"role": "user", "content": prompt},
+        {"role": "assistant", "content": response},
+    ]
+
+
+class _Kept(NamedTuple):
+    """A row that passed every check: its split and its output line, and what is remembered (dedupe) and
+    counted (the report) of it once the line is written."""
+
+    split: SplitName
+    line: str
+    dedupe_keys: tuple[bytes, int]
+    tokens: int
+    response_tokens: int
+
+
+@dataclass
+class _Tally:
+    """What the report counts, row by row. Token counts are kept per example (4 bytes each, for the
+    report's statistics); nothing of the texts is."""
+
+    rows_read: int = 0
+    blank_lines: int = 0
+    examples: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
+    format_errors: Counter[str] = field(default_factory=Counter)
+    unexpected: Counter[str] = field(default_factory=Counter)
+    tokens: dict[str, array] = field(default_factory=lambda: {name: array("I") for name in SPLITS})
+    assistant_tokens: array = field(default_factory=lambda: array("I"))
+
+    def kept(self, example: _Kept) -> None:
+        self.examples[example.split] += 1
+        self.tokens[example.split].append(example.tokens)
+        if example.split == "train":
+            self.assistant_tokens.append(example.response_tokens)
 
 
 class DatasetBuilder:
@@ -159,139 +206,96 @@ class DatasetBuilder:
         self.price_table = price_table or load_price_table()
         self.counter = counter or TokenCounter(config.base_model)
         self.limit = example_limit_for(config.base_model, config.max_tokens_per_example)
+        # The tokens every example of this build has in common, counted once rather than per row: the
+        # example's and its three messages' framing, the three roles, and the system prompt.
+        self.fixed_tokens = (
+            TOKENS_PER_EXAMPLE
+            + 3 * TOKENS_PER_MESSAGE
+            + sum(self.counter.count(text) for text in ("system", "user", "assistant", config.system_prompt))
+        )
 
     def build(
         self, items: Iterable[bytes | str | Mapping[str, Any]], sink: DatasetSink, *, parsed: bool = False
     ) -> DatasetReport:
         """Build from `items`: export lines (bytes or str) and parsed rows, told apart by type, or, with
         `parsed=True`, parsed rows only (whatever their type)."""
-        config, project_id, mapping = self.config, self.project_id, self.config.mapping
-        system = config.system_prompt
-        ratios = config.split
-        # assign_split(key, ratios) with its thresholds computed once (the same floats, compared the same way).
-        eval_below, validation_below = ratios.eval, ratios.eval + ratios.validation
-        count, encode = self.counter.count, self.counter.encode
-        limit = self.limit.tokens
-        # Everything but the user and assistant contents is the same for every example: count it once.
-        fixed_tokens = (
-            TOKENS_PER_EXAMPLE
-            + 3 * TOKENS_PER_MESSAGE
-            + count(system)
-            + count("system")
-            + count("user")
-            + count("assistant")
-        )
-        # json.dumps(record, ensure_ascii=False) assembled from its strings (less work; see _json_string).
-        # eval.jsonl is never uploaded: its lines lead with the row id, for per-example results.
-        system_message = f'{{"role": "system", "content": {_json_string(system)}}}, '
-        openai_lead = '{"messages": [' + system_message
-        dedupe = Deduplicator()
-        check_duplicate, keep = dedupe.check, dedupe.keep
-        check_format = format_errors
-        # The record each line says, checked with OpenAI's format rules before the line is written: one
-        # record whose two contents are set per row (the checks read it and keep nothing of it).
-        user_message = {"role": "user", "content": ""}
-        assistant_message = {"role": "assistant", "content": ""}
-        record = {"messages": [{"role": "system", "content": system}, user_message, assistant_message]}
-
         write = {name: sink.writer(name) for name in (*SPLITS, "rejected")}
-        write_rejected = write["rejected"]
-        examples = dict.fromkeys(SPLITS, 0)
-        reasons: Counter[str] = Counter()
-        errors: Counter[str] = Counter()
-        unexpected: Counter[str] = Counter()
-        tokens = {name: array("I") for name in SPLITS}
-        assistant_tokens = array("I")
-        rows_read = blank_lines = 0
-
-        def convert(row: Any) -> tuple[Any, Any]:
-            """One parsed row -> (reason code, data row id) when it is rejected, else (the writer of its
-            split, its line), with the example counted and remembered. Writes nothing: everything here runs
-            under the per-row guard, and the bookkeeping comes last, once nothing can fail."""
-            example = extract_example(row, project_id, mapping)
-            if isinstance(example, Rejection):
-                return example.reason, example.data_row_id
-            data_row_id, split_key, _, prompt, response, prompt_normal, response_normal = example
-            duplicate, keys = check_duplicate(data_row_id, prompt_normal, response_normal)
-            if duplicate is not None:
-                return duplicate, data_row_id
-            response_tokens = len(encode(response))
-            total_tokens = fixed_tokens + len(encode(prompt)) + response_tokens
-            if total_tokens > limit:
-                return Reason.TOO_MANY_TOKENS, data_row_id
-            user_message["content"] = prompt
-            assistant_message["content"] = response
-            failed = check_format(record)
-            if failed:
-                errors.update(failed)
-                return Reason.INVALID_EXAMPLE, data_row_id
-            point = bucket(split_key)
-            if point < eval_below:
-                split = "eval"
-                lead = f'{{"data_row_id": {_json_string(data_row_id)}, "messages": [{system_message}'
-            else:
-                split = "validation" if point < validation_below else "train"
-                lead = openai_lead
-            line = (
-                f'{lead}{{"role": "user", "content": "{_json_text(prompt)}"}}, '
-                f'{{"role": "assistant", "content": "{_json_text(response)}"}}]}}\n'
-            )
-            keep(keys)
-            examples[split] += 1
-            tokens[split].append(total_tokens)
-            if split == "train":
-                assistant_tokens.append(response_tokens)
-            return write[split], line
-
+        dedupe = Deduplicator()
+        tally = _Tally()
         for line_number, item in enumerate(items, start=1):
-            result: tuple[Any, ...] | None = None
-            if not parsed and (type(item) is bytes or isinstance(item, bytearray | str)):
-                if not item or item.isspace():
-                    blank_lines += 1
-                    continue
-                try:
-                    row = json.loads(item if isinstance(item, str) else item.decode("utf-8"))
-                except UnicodeDecodeError:
-                    result = (Reason.INVALID_UTF8, None)
-                except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
-                    result = (Reason.INVALID_JSON, None)
+            if parsed or not isinstance(item, bytes | bytearray | str):
+                outcome = self._from_row(item, dedupe, tally)
+            elif _blank(item):
+                tally.blank_lines += 1
+                continue
             else:
-                row = item
-            rows_read += 1
-            if result is None:
-                # The per-row guard: nothing a row holds may stop the build (see the module docstring).
-                try:
-                    result = convert(row)
-                except MemoryError:
-                    raise
-                except Exception as error:
-                    unexpected[type(error).__name__] += 1
-                    result = (Reason.MALFORMED, data_row_id_of(row))
-
-            head, tail = result
-            if type(head) is str:  # a reason code, and the data row id
-                reasons[head] += 1
-                write_rejected(json.dumps({"data_row_id": tail, "reason": head, "line_number": line_number}) + "\n")
+                outcome = self._from_line(item, dedupe, tally)
+            tally.rows_read += 1
+            if isinstance(outcome, Rejection):
+                tally.reasons[outcome.reason] += 1
+                write["rejected"](_rejected_line(outcome, line_number))
             else:
-                head(tail)  # the line, to its split's file
+                write[outcome.split](outcome.line)
+                dedupe.keep(outcome.dedupe_keys)
+                tally.kept(outcome)
 
         dedupe.release()  # done with: free the digests before the report's statistics need memory of their own
-        report = self._report(rows_read, blank_lines, examples, reasons, errors, unexpected, tokens, assistant_tokens)
+        report = self._report(tally)
         sink.writer("report")(report.model_dump_json(indent=2) + "\n")
         return report
 
-    def _report(
-        self,
-        rows_read: int,
-        blank_lines: int,
-        examples: Mapping[str, int],
-        reasons: Counter[str],
-        errors: Counter[str],
-        unexpected: Counter[str],
-        tokens: Mapping[str, array],
-        assistant_tokens: array,
-    ) -> DatasetReport:
+    def _from_line(self, line: bytes | bytearray | str, dedupe: Deduplicator, tally: _Tally) -> _Kept | Rejection:
+        """An export line, parsed and then converted: bytes that are not UTF-8 are invalid_utf8, text that is
+        not JSON (or is nested deeper than the parser goes) is invalid_json."""
+        try:
+            row = json.loads(line if isinstance(line, str) else line.decode("utf-8"))
+        except UnicodeDecodeError:
+            return Rejection(data_row_id=None, reason=Reason.INVALID_UTF8)
+        except (ValueError, RecursionError):
+            return Rejection(data_row_id=None, reason=Reason.INVALID_JSON)
+        return self._from_row(row, dedupe, tally)
+
+    def _from_row(self, row: Any, dedupe: Deduplicator, tally: _Tally) -> _Kept | Rejection:
+        """The per-row guard: nothing a row holds may stop the build (see the module docstring). An exception
+        that no check foresaw rejects the row as malformed_row, counted by exception type (never its message,
+        which may quote the row)."""
+        try:
+            return self._example(row, dedupe, tally)
+        except MemoryError:
+            raise
+        except Exception as error:
+            tally.unexpected[type(error).__name__] += 1
+            return Rejection(data_row_id=data_row_id_of(row), reason=Reason.MALFORMED)
+
+    def _example(self, row: Any, dedupe: Deduplicator, tally: _Tally) -> _Kept | Rejection:
+        """One parsed row through the checks, in order: conversion, duplicates, the token limit, OpenAI's format
+        checks; then its split and its line. Writes nothing and remembers nothing of a row that passes (that is
+        `build`'s, once nothing can fail): a row rejected here claims no prompt."""
+        example = extract_example(row, self.project_id, self.config.mapping)
+        if isinstance(example, Rejection):
+            return example
+        data_row_id = example.data_row_id
+        duplicate, dedupe_keys = dedupe.check(data_row_id, example.prompt_normal, example.response_normal)
+        if duplicate is not None:
+            return Rejection(data_row_id=data_row_id, reason=duplicate)
+        response_tokens = self.counter.count(example.response)
+        tokens = self.fixed_tokens + self.counter.count(example.prompt) + response_tokens
+        if tokens > self.limit.tokens:
+            return Rejection(data_row_id=data_row_id, reason=Reason.TOO_MANY_TOKENS)
+        messages = _messages(self.config.system_prompt, example.prompt, example.response)
+        failed = format_errors({"messages": messages})
+        if failed:
+            tally.format_errors.update(failed)
+            return Rejection(data_row_id=data_row_id, reason=Reason.INVALID_EXAMPLE)
+        split = assign_split(example.split_key, self.config.split)
+        # eval.jsonl is never uploaded: its lines lead with the data row id, for per-example results.
+        record = {"data_row_id": data_row_id, "messages": messages} if split == "eval" else {"messages": messages}
+        return _Kept(split, _json_line(record), dedupe_keys, tokens, response_tokens)
+
+    def _report(self, tally: _Tally) -> DatasetReport:
         config = self.config
+        rows_read, reasons, errors, unexpected = tally.rows_read, tally.reasons, tally.format_errors, tally.unexpected
+        examples, tokens = tally.examples, tally.tokens
         counts = {name: examples.get(name, 0) for name in SPLITS}
         n_train = counts["train"]
         problems, warnings = [], []
@@ -356,7 +360,7 @@ class DatasetBuilder:
             max_tokens_per_example=limit,
             max_tokens_source=self.limit.source,
             rows_read=rows_read,
-            blank_lines=blank_lines,
+            blank_lines=tally.blank_lines,
             examples=counts,
             rejected=sum(reasons.values()),
             rejected_by_reason=dict(sorted(reasons.items())),
@@ -364,7 +368,7 @@ class DatasetBuilder:
             format_errors=dict(sorted(errors.items())),
             unexpected_errors=dict(sorted(unexpected.items())),
             tokens_per_example={name: TokenStats.of(tokens[name]) for name in SPLITS},
-            assistant_tokens_per_example=TokenStats.of(assistant_tokens),
+            assistant_tokens_per_example=TokenStats.of(tally.assistant_tokens),
             training=training,
             cost=cost,
             split_ratios=config.split.model_dump(),

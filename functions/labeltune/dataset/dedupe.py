@@ -4,10 +4,10 @@ Two texts are the same when they are equal once whitespace and case are normalis
 character is removed (spaces, tabs, line breaks, and Unicode spaces such as U+00A0) and the text is
 Unicode case-folded. So texts that differ only in spacing, line breaks or letter case are one text.
 (Removing whitespace rather than collapsing runs of it to one space is the stricter normalisation: it also
-merges texts that differ only where a space is, and it is a single C pass over ASCII text.)
+merges texts that differ only where a space is, and over ASCII text it is a few C passes.)
 
-The normal form is `labeltune.domain.conversion.normalise` (exported here too): conversion finds it in the
-same pass over each text as its hygiene check, and hands it over with the example's fields.
+The normal form is `labeltune.domain.conversion.normalise` (exported here too): conversion finds it in its
+text hygiene step, once the text is known to be clean, and hands it over with the example's fields.
 
 One prompt, one example. A row whose normalised prompt (the chat) was already kept is rejected, whatever
 its response: `duplicate_example` when the response is the same too (a re-exported row), `duplicate_prompt`

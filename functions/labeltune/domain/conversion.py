@@ -149,6 +149,7 @@ _ROW_DATA_ERRORS = frozenset(
 CONVERSATIONAL_TYPE = "application/vnd.labelbox.conversational"
 """Labelbox's conversational data row type; version 2 is `...conversational.model-chat-evaluation`."""
 
+
 # Characters that make a text garbage rather than language: C0 controls except tab, LF and CR; DEL; C1
 # controls (typically cp1252 bytes decoded as Latin-1); unpaired surrogates (JSON "\ud800" escapes that
 # no UTF-8 encoder accepts); U+FFFD, which a lossy decode leaves where bytes were lost.
@@ -156,51 +157,53 @@ _GARBAGE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffd]"
 _NOT_UNICODE = re.compile("[\ud800-\udfff\ufffd]")
 
 
-def _ascii_control(b: int) -> bool:
-    """The ASCII control characters of _GARBAGE: C0 but tab, LF and CR; and DEL."""
-    return b < 0x09 or b in (0x0B, 0x0C) or 0x0E <= b < 0x20 or b == 0x7F
-
-
-# ASCII bytes -> 0 for the control characters of _GARBAGE, 1 for every other byte.
-_ASCII_CONTROL_MAP = bytes(0 if _ascii_control(b) else 1 for b in range(256))
-# For normalise(): the characters str.split() treats as whitespace in ASCII text, and upper -> lower case.
+# The ASCII characters str.split() takes for whitespace.
 _ASCII_WHITESPACE = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
-_ASCII_LOWER = bytes.maketrans(bytes(range(ord("A"), ord("Z") + 1)), bytes(range(ord("a"), ord("z") + 1)))
-# Both in one pass, for ASCII text: lower case, with space, tab, LF and CR deleted and every control character
-# of _GARBAGE (the other whitespace controls included) made NUL. A text without NUL in the result is clean,
-# and then the result is normalise(text).
-_ASCII_FOLD = bytes(0 if _ascii_control(b) else b for b in range(256)).translate(_ASCII_LOWER)
-_ASCII_SPACES = b" \t\n\r"
 
 
 def normalise(text: str) -> bytes:
     """The text with all whitespace removed and Unicode case-folded, as UTF-8: what deduplication compares
     (see labeltune.dataset.dedupe). Removing whitespace rather than collapsing runs of it to one space is the
     stricter normalisation: it also merges texts that differ only where a space is."""
-    if text.isascii():  # one translate pass does both (casefold() of ASCII is lower())
-        return text.encode("ascii").translate(_ASCII_LOWER, _ASCII_WHITESPACE)
+    if text.isascii():
+        # The general rule's bytes (for ASCII, casefold() is lower() and str.split() splits at
+        # _ASCII_WHITESPACE) without building a list of words. Kept for the dataset builder's throughput
+        # floor (benchmarks/README.md): without it the builder measured below 0.6 of the bare pass.
+        return text.lower().encode("ascii").translate(None, _ASCII_WHITESPACE)
     return "".join(text.casefold().split()).encode("utf-8")
 
 
-def _checked_normal_form(text: str) -> bytes | str:
-    """normalise(text) when text_defect(text) is None, else the defect's reason code: one pass over ASCII."""
-    if text.isascii():
-        folded = text.encode("ascii").translate(_ASCII_FOLD, _ASCII_SPACES)
-        return Reason.CONTROL_CHARACTERS if 0 in folded else folded
-    return text_defect(text) or normalise(text)
+# The ASCII characters of _GARBAGE: the C0 controls but tab, LF and CR, and DEL.
+_ASCII_CONTROLS = bytes(c for c in range(0x20) if c not in b"\t\n\r") + b"\x7f"
 
 
 def text_defect(text: str) -> str | None:
     """The reason code for a text that is not clean Unicode, or None for a clean one."""
-    if text.isascii():  # the common case: a table translation and a memchr instead of a regex scan
-        return Reason.CONTROL_CHARACTERS if 0 in text.encode("ascii").translate(_ASCII_CONTROL_MAP) else None
+    if text.isascii():
+        # The regex's answer (ASCII holds no surrogate and no U+FFFD: only a control character can be wrong)
+        # at a third of its cost. Kept, like normalise's ASCII case, for the dataset builder's throughput
+        # floor (benchmarks/README.md): with the regex alone the builder measured 0.54 to 0.64 of the bare pass.
+        has_control = len(text.encode("ascii").translate(None, _ASCII_CONTROLS)) < len(text)
+        return Reason.CONTROL_CHARACTERS if has_control else None
     if _GARBAGE.search(text) is None:
         return None
     return Reason.INVALID_UTF8 if _NOT_UNICODE.search(text) else Reason.CONTROL_CHARACTERS
 
 
-class _Malformed(Exception):
-    """Raised while reading a row whose text fields have a shape no export row has; becomes Reason.MALFORMED."""
+def _checked_normal_form(text: str) -> bytes | str:
+    """normalise(text) when the text is clean, else the reason code of its defect (`text_defect`)."""
+    return text_defect(text) or normalise(text)
+
+
+class _Rejected(Exception):
+    """Raised by a step of `extract_example` when the row fails that step's check; carries the reason code.
+
+    The steps raise rather than return a code so that each one returns only what it found, and
+    `extract_example` reads as the checks in their order."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -219,6 +222,7 @@ def _list(value: Any) -> list[Any]:
 
 
 def _text_classifications(label: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The label's free-text classifications (those with a `text_answer` object), in export order."""
     annotations = label.get("annotations")
     classifications = annotations.get("classifications") if isinstance(annotations, _MAP) else None
     if not isinstance(classifications, list):
@@ -254,11 +258,13 @@ def _reached_done_at(details: Any) -> str:
     return latest
 
 
-def _choose_label(labels: list[Mapping[str, Any]], done_at: str = "") -> Mapping[str, Any]:
+def _choose_label(labels: list[Mapping[str, Any]], details: Any) -> Mapping[str, Any]:
     """`LABEL_CHOICE_RULE`: the label that reached Done — the latest one written no later than the row's last
-    move into Done — else (no history, or every label is newer) the latest label."""
+    move into Done (from `details`, the project's project_details) — else (no history, or every label is
+    newer) the latest label."""
     if len(labels) == 1:
         return labels[0]
+    done_at = _reached_done_at(details)
     if done_at:
         before = [label for label in labels if (_recency(label) or "~") <= done_at]
         if before:
@@ -267,16 +273,17 @@ def _choose_label(labels: list[Mapping[str, Any]], done_at: str = "") -> Mapping
 
 
 def _answer(classification: Mapping[str, Any]) -> str:
-    """A free-text classification's answer: "" when it has none, _Malformed when it is not text."""
+    """A free-text classification's answer: "" when it has none; malformed_row when it is not text."""
     content = classification["text_answer"].get("content")
     if isinstance(content, str):
         return content
     if content is None:
         return ""
-    raise _Malformed
+    raise _Rejected(Reason.MALFORMED)
 
 
 def _find_text(classifications: list[Mapping[str, Any]], wanted: str) -> str | None:
+    """The answer of the first classification named `wanted` (name, value or feature schema id), else None."""
     for classification in classifications:
         if _matches(classification, wanted):
             return _answer(classification)
@@ -355,24 +362,19 @@ def _v2_lines(conversation: Mapping[str, Any]) -> list[tuple[str, str]]:
     return lines
 
 
-_MAYBE_JSON = frozenset(("{", " ", "\n", "\t", "\r", ""))  # the first characters of a text that may be JSON
-
-
 def _as_conversation(row_data: Any) -> Mapping[str, Any] | None:
-    """row_data as a Labelbox conversational object, or None when it is plain text. _Malformed when it is
+    """row_data as a Labelbox conversational object, or None when it is plain text. malformed_row when it is
     JSON nested too deeply to parse: it might be a conversation, and it is no chat to train on."""
-    if type(row_data) is str and row_data[:1] not in _MAYBE_JSON:
-        return None  # the common case costs one look at the first character: chats are not JSON
     if isinstance(row_data, _MAP):
         return row_data
     if not isinstance(row_data, str) or not row_data.lstrip().startswith("{"):
-        return None
+        return None  # plain text, as nearly every chat is (lstrip() copies nothing when there is nothing to strip)
     try:
         parsed = json.loads(row_data)
     except ValueError:
         return None  # text that merely starts with "{"
     except RecursionError:
-        raise _Malformed from None
+        raise _Rejected(Reason.MALFORMED) from None
     if not isinstance(parsed, _MAP):
         return None
     kind = parsed.get("type")
@@ -400,7 +402,7 @@ def render_conversation(conversation: Mapping[str, Any]) -> str | None:
 
 class ExampleFields(NamedTuple):
     """What a row contributes to its example (the system prompt comes from the configuration), and the
-    normal forms of its texts for deduplication (`normalise`), found by the same pass as their hygiene check."""
+    normal forms of its texts for deduplication (`normalise`), found by the text hygiene step."""
 
     data_row_id: str
     split_key: str
@@ -409,9 +411,6 @@ class ExampleFields(NamedTuple):
     response: str
     prompt_normal: bytes
     response_normal: bytes
-
-
-_new_fields = tuple.__new__  # ExampleFields from a tuple of its fields, without the Python-level __new__
 
 
 def convert_row(
@@ -446,118 +445,157 @@ def data_row_id_of(row: Any) -> str | None:
     return value if _usable_id(value) else None
 
 
-def _rejected(data_row_id: str, reason: str) -> Rejection:
-    return Rejection(data_row_id=data_row_id, reason=reason)
+# --- extract_example, step by step: each step returns what it found or raises _Rejected ----------------
 
 
 def extract_example(row: Mapping[str, Any], project_id: str, mapping: FieldMapping) -> ExampleFields | Rejection:
     """`convert_row` without building the pydantic model: the dataset builder's per-row path.
 
-    Written for speed (it runs once per export row): the common shape (one label, one free-text answer,
-    plain-text row_data) takes a short path of type checks, and each text is scanned once for both its
-    hygiene and its normal form; every other shape takes the general path, with the same checks in the same
-    order."""
-    data_row = row.get("data_row") if isinstance(row, _MAP) else None
-    if not isinstance(data_row, _MAP):
-        if isinstance(row, _MAP) and row.get(MALFORMED_MARKER_KEY) is True and data_row is None:
-            return Rejection(data_row_id=None, reason=Reason.INVALID_JSON)
-        return Rejection(data_row_id=None, reason=Reason.MALFORMED)
-    data_row_id = data_row.get("id")
-    if not _usable_id(data_row_id):
-        return Rejection(data_row_id=None, reason=Reason.MALFORMED)
+    One named step per check, in the order of `Reason`; the row gets the reason code of the first step it
+    fails. A rejection names the data row once the row is known to have a usable id."""
+    data_row_id: str | None = None
     try:
-        projects = row.get("projects")
-        project = projects.get(project_id) if isinstance(projects, _MAP) else None
-        if not isinstance(project, _MAP):
-            return _rejected(data_row_id, Reason.NOT_IN_PROJECT)
-        details = project.get("project_details")
-        status = details.get("workflow_status") if isinstance(details, _MAP) else None
-        if status != DONE and not (isinstance(status, str) and status.upper() == DONE):
-            return _rejected(data_row_id, Reason.NOT_DONE)
-        labels = project.get("labels")
-        label: Mapping[str, Any]
-        if type(labels) is list and len(labels) == 1 and type(labels[0]) is dict:
-            label = labels[0]
-        else:
-            candidates = [candidate for candidate in _list(labels) if isinstance(candidate, _MAP)]
-            if not candidates:
-                return _rejected(data_row_id, Reason.NO_LABEL)
-            label = _choose_label(candidates, _reached_done_at(details))
+        data_row, data_row_id = _identify(row)
+        project = _project_entry(row, project_id)
+        _check_done(project)
+        label = _chosen_label(project)
+        response = _response(label, mapping)
+        prompt = _prompt(row, data_row, label, mapping)
+        prompt_normal = _hygienic_normal_form(prompt)
+        response_normal = _hygienic_normal_form(response)
+    except _Rejected as rejected:
+        return Rejection(data_row_id=data_row_id, reason=rejected.reason)
+    return ExampleFields(
+        data_row_id=data_row_id,
+        split_key=_split_key(data_row, data_row_id),
+        label_id=_label_id(label),
+        prompt=prompt,
+        response=response,
+        prompt_normal=prompt_normal,
+        response_normal=response_normal,
+    )
 
-        prompt_from = mapping.prompt_from
-        if mapping.response_classification is None:  # the label's single free-text answer that is not the prompt
-            annotations = label.get("annotations")
-            classifications = annotations.get("classifications") if isinstance(annotations, _MAP) else None
-            chosen = None
-            for c in classifications if isinstance(classifications, list) else ():
-                if (
-                    isinstance(c, _MAP)
-                    and isinstance(c.get("text_answer"), _MAP)
-                    and prompt_from not in (c.get("name"), c.get("value"), c.get("feature_schema_id"))
-                ):
-                    if chosen is not None:
-                        return _rejected(data_row_id, Reason.AMBIGUOUS_RESPONSE)
-                    chosen = c
-            if chosen is None:
-                response = None
-            else:
-                response = chosen["text_answer"].get("content")
-                if type(response) is not str:
-                    response = _answer(chosen)
-        else:
-            response = _find_text(_text_classifications(label), mapping.response_classification)
-        if response is None:
-            return _rejected(data_row_id, Reason.NO_RESPONSE)
-        if not response or response.isspace():  # blank: isspace() makes no copy, unlike strip()
-            return _rejected(data_row_id, Reason.EMPTY_RESPONSE)
 
-        if prompt_from == "row_data":
-            fetch_error = row.get(ROW_DATA_ERROR_KEY)
-            if fetch_error is not None:
-                known = isinstance(fetch_error, str) and fetch_error in _ROW_DATA_ERRORS
-                return _rejected(data_row_id, fetch_error if known else Reason.ROW_DATA_FETCH_FAILED)
-            prompt = data_row.get("row_data")
-            if type(prompt) is not str or prompt[:1] in _MAYBE_JSON:  # else plain text, as nearly every chat is
-                conversation = _as_conversation(prompt)
-                if conversation is not None:
-                    prompt = render_conversation(conversation)
-                    if prompt is None:
-                        return _rejected(data_row_id, Reason.UNREADABLE_CONVERSATION)
-                elif prompt is not None and not isinstance(prompt, str):
-                    return _rejected(data_row_id, Reason.MALFORMED)
-        else:
-            prompt = _find_text(_text_classifications(label), prompt_from)
-        if prompt is None:
-            return _rejected(data_row_id, Reason.NO_PROMPT)
-        prompt = prompt.strip()
-        if not prompt:
-            return _rejected(data_row_id, Reason.EMPTY_PROMPT)
-        scheme = uri_scheme(prompt)
-        if scheme is not None:  # a URI is never the chat itself
-            reason = Reason.PROMPT_IS_URL if scheme in WEB_SCHEMES else Reason.ROW_DATA_STORAGE_URI
-            return _rejected(data_row_id, reason)
-        response = response.strip()
-        # text_defect(prompt) or text_defect(response), and their normal forms, in one pass per text
-        prompt_normal = _checked_normal_form(prompt)
-        if type(prompt_normal) is str:
-            return _rejected(data_row_id, prompt_normal)
-        response_normal = _checked_normal_form(response)
-        if type(response_normal) is str:
-            return _rejected(data_row_id, response_normal)
+def _identify(row: Any) -> tuple[Mapping[str, Any], str]:
+    """The row's data row and its id. Every rejection names its data row, and the id is written to
+    rejected.ndjson and eval.jsonl, so a row without a usable one is not an export row (malformed_row); the
+    export service's marker for a line it could not parse is invalid_json."""
+    data_row: Any = row.get("data_row") if isinstance(row, _MAP) else None
+    data_row_id = data_row.get("id") if isinstance(data_row, _MAP) else None
+    if _usable_id(data_row_id):
+        return data_row, data_row_id
+    if data_row is None and isinstance(row, _MAP) and row.get(MALFORMED_MARKER_KEY) is True:
+        raise _Rejected(Reason.INVALID_JSON)
+    raise _Rejected(Reason.MALFORMED)
 
-        global_key = data_row.get("global_key")
-        label_id = label.get("id")
-        return _new_fields(
-            ExampleFields,
-            (
-                data_row_id,
-                global_key if global_key and isinstance(global_key, str) else data_row_id,
-                label_id if isinstance(label_id, str) else "",
-                prompt,
-                response,
-                prompt_normal,
-                response_normal,
-            ),
-        )
-    except _Malformed:
-        return _rejected(data_row_id, Reason.MALFORMED)
+
+def _project_entry(row: Mapping[str, Any], project_id: str) -> Mapping[str, Any]:
+    """The row's entry for the project being built: a data row can sit in several projects, and only this
+    one's labels and workflow status count (not_in_project)."""
+    projects = row.get("projects")
+    project = projects.get(project_id) if isinstance(projects, _MAP) else None
+    if not isinstance(project, _MAP):
+        raise _Rejected(Reason.NOT_IN_PROJECT)
+    return project
+
+
+def _check_done(project: Mapping[str, Any]) -> None:
+    """Only rows that are DONE in this project's workflow (in any letter case) are trained on: a row in
+    review or rework may still change (not_done)."""
+    details = project.get("project_details")
+    status = details.get("workflow_status") if isinstance(details, _MAP) else None
+    if not (status == DONE or (isinstance(status, str) and status.upper() == DONE)):
+        raise _Rejected(Reason.NOT_DONE)
+
+
+def _chosen_label(project: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The one label to train on when rework or consensus left several (`LABEL_CHOICE_RULE`); a row
+    without a label has nothing to train on (no_label)."""
+    labels = [label for label in _list(project.get("labels")) if isinstance(label, _MAP)]
+    if not labels:
+        raise _Rejected(Reason.NO_LABEL)
+    return _choose_label(labels, project.get("project_details"))
+
+
+def _response(label: Mapping[str, Any], mapping: FieldMapping) -> str:
+    """The assistant's text, stripped, found by classification and never by position: the mapped
+    classification, else the label's one free-text answer that is not the prompt. Two such answers are
+    ambiguous_response (guessing would train on the wrong text), none is missing_response, a blank one
+    empty_response."""
+    classifications = _text_classifications(label)
+    if mapping.response_classification is None:
+        candidates = [c for c in classifications if not _matches(c, mapping.prompt_from)]
+        if len(candidates) > 1:
+            raise _Rejected(Reason.AMBIGUOUS_RESPONSE)
+        response = _answer(candidates[0]) if candidates else None
+    else:
+        response = _find_text(classifications, mapping.response_classification)
+    if response is None:
+        raise _Rejected(Reason.NO_RESPONSE)
+    response = response.strip()
+    if not response:
+        raise _Rejected(Reason.EMPTY_RESPONSE)
+    return response
+
+
+def _prompt(
+    row: Mapping[str, Any], data_row: Mapping[str, Any], label: Mapping[str, Any], mapping: FieldMapping
+) -> str:
+    """The user's text, stripped: the data row's text (Text projects) or a classification's answer (legacy
+    prompt/response projects). Absent is missing_prompt, blank empty_prompt; a URI is never the chat
+    itself: a web URL is prompt_is_url, a storage object (gs://, s3://, ...) row_data_storage_uri."""
+    if mapping.prompt_from == "row_data":
+        prompt = _row_data_text(row, data_row)
+    else:
+        prompt = _find_text(_text_classifications(label), mapping.prompt_from)
+    if prompt is None:
+        raise _Rejected(Reason.NO_PROMPT)
+    prompt = prompt.strip()
+    if not prompt:
+        raise _Rejected(Reason.EMPTY_PROMPT)
+    scheme = uri_scheme(prompt)
+    if scheme is not None:
+        raise _Rejected(Reason.PROMPT_IS_URL if scheme in WEB_SCHEMES else Reason.ROW_DATA_STORAGE_URI)
+    return prompt
+
+
+def _row_data_text(row: Mapping[str, Any], data_row: Mapping[str, Any]) -> str | None:
+    """row_data as text (None when absent). The export stage marks a row whose row_data URL it could not
+    fetch (its row_data_* code, row_data_fetch_failed when the mark is unknown); Labelbox conversational
+    JSON becomes a "Speaker: text" transcript (unreadable_conversation when it has no linear one); any
+    other value that is not text is malformed_row."""
+    fetch_error = row.get(ROW_DATA_ERROR_KEY)
+    if fetch_error is not None:
+        known = isinstance(fetch_error, str) and fetch_error in _ROW_DATA_ERRORS
+        raise _Rejected(fetch_error if known else Reason.ROW_DATA_FETCH_FAILED)
+    row_data = data_row.get("row_data")
+    conversation = _as_conversation(row_data)
+    if conversation is not None:
+        transcript = render_conversation(conversation)
+        if transcript is None:
+            raise _Rejected(Reason.UNREADABLE_CONVERSATION)
+        return transcript
+    if row_data is None or isinstance(row_data, str):
+        return row_data
+    raise _Rejected(Reason.MALFORMED)
+
+
+def _hygienic_normal_form(text: str) -> bytes:
+    """The text's normal form for deduplication (`normalise`), once the text is known to be clean: text
+    with control characters, unpaired surrogates or U+FFFD is garbage, never trained on (`text_defect`)."""
+    checked = _checked_normal_form(text)
+    if isinstance(checked, str):
+        raise _Rejected(checked)
+    return checked
+
+
+def _split_key(data_row: Mapping[str, Any], data_row_id: str) -> str:
+    """What the split hashes: the global key, which stays with the data in Labelbox, else the data row id."""
+    global_key = data_row.get("global_key")
+    return global_key if global_key and isinstance(global_key, str) else data_row_id
+
+
+def _label_id(label: Mapping[str, Any]) -> str:
+    """The chosen label's id, for the record ("" when it has none usable)."""
+    label_id = label.get("id")
+    return label_id if isinstance(label_id, str) else ""

@@ -6,33 +6,62 @@ a Lambda. Pure: no AWS, no network.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from labeltune.domain.models import ModelMetrics
 from labeltune.domain.pii import find_leaks
 
-if TYPE_CHECKING:
-    from rouge_score.rouge_scorer import RougeScorer
-
 _DECIMALS = 4
+_NOT_ALPHANUMERIC = re.compile(r"[^a-z0-9]+")
+_TOKEN = re.compile(r"^[a-z0-9]+$")
 
 
 @cache
-def _scorer() -> RougeScorer:
-    # Built once per process, on first use: importing rouge_score pulls in nltk, which cold starts
-    # that never score (most of the pipeline's Lambdas) should not pay for.
-    from rouge_score.rouge_scorer import RougeScorer
+def _stem() -> Callable[[str], str]:
+    # NLTK's Porter stemmer in its default mode (NLTK_EXTENSIONS), the one rouge-score uses. Imported on first
+    # use: cold starts that never score (most of the pipeline's Lambdas) should not pay for nltk.
+    from nltk.stem.porter import PorterStemmer
 
-    return RougeScorer(["rougeL"], use_stemmer=True)
+    stem: Callable[[str], str] = PorterStemmer().stem
+    return stem
+
+
+def _tokens(text: str) -> list[str]:
+    """rouge-score's default tokenizer with its stemmer (rouge_score/tokenize.py): lowercase, every run of
+    characters other than a-z and 0-9 separates tokens, and tokens longer than 3 characters are stemmed."""
+    stem = _stem()
+    words = _NOT_ALPHANUMERIC.sub(" ", text.lower()).split()
+    return [token for token in (stem(w) if len(w) > 3 else w for w in words) if _TOKEN.match(token)]
+
+
+def _lcs_length(first: list[str], second: list[str]) -> int:
+    """Length of the longest common subsequence of two token lists (dynamic programming, one row at a time)."""
+    previous = [0] * (len(second) + 1)
+    for token in first:
+        current = [0]
+        for j, other in enumerate(second, start=1):
+            current.append(previous[j - 1] + 1 if token == other else max(previous[j], current[j - 1]))
+        previous = current
+    return previous[-1]
 
 
 def rouge_l(prediction: str, reference: str) -> float:
-    """ROUGE-L F-measure (longest common subsequence, Porter-stemmed): 1.0 identical, 0.0 disjoint."""
-    return float(_scorer().score(reference, prediction)["rougeL"].fmeasure)
+    """ROUGE-L F-measure (longest common subsequence, Porter-stemmed): 1.0 identical, 0.0 disjoint.
+
+    Exactly rouge-score's `RougeScorer(["rougeL"], use_stemmer=True).score(reference, prediction)` F-measure,
+    float for float (tests/infra/test_rouge_reference.py compares the two), without its numpy and absl-py.
+    """
+    predicted, target = _tokens(prediction), _tokens(reference)
+    if not predicted or not target:
+        return 0.0
+    common = _lcs_length(target, predicted)
+    precision = common / len(predicted)
+    recall = common / len(target)
+    return 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
 
 
 class ExampleScore(BaseModel):

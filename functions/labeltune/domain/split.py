@@ -36,6 +36,9 @@ def bucket(split_key: str) -> float:
 
 
 def assign_split(split_key: str, ratios: SplitRatios) -> SplitName:
+    """The split of the example whose data row has `split_key`: eval is the low end of [0, 1), validation
+    the next, train the rest (so raising the eval ratio only moves rows into eval). The one split rule: the
+    dataset builder calls it for every example it keeps."""
     point = bucket(split_key)
     if point < ratios.eval:
         return "eval"

@@ -4,6 +4,9 @@ One set of routes (`build_app`) served two ways: `handler` is the Lambda entry p
 `APIGatewayRestResolver`, which reads and answers API Gateway's payload format 1.0 (every route in
 template.yaml declares 1.0); `local_app()` builds the same routes on Powertools' ASGI `HttpResolverLocal`
 for uvicorn in the local stack. Client faults raise and are answered in one shape (handlers/http_errors.py).
+
+The webhook is most of this function's traffic, and its cold starts import only what it runs: the project
+configuration routes import `pipeline.projects` (and the model catalog behind it) when first called.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from labeltune.domain.json_input import parse_json_object
 from labeltune.domain.run_ids import is_valid_run_id
 from labeltune.handlers.http_errors import HttpError, json_response, register_error_handlers
 from labeltune.handlers.observability import lambda_entry, logger
-from labeltune.pipeline.projects import configure_project, project_view
 from labeltune.pipeline.trigger import Reply, accept_labelbox_webhook, request_manual_run
 from labeltune.wiring import services
 
@@ -62,6 +64,8 @@ def build_app(app: App) -> App:
 
     @app.put("/projects/<project_id>")
     def put_project(project_id: str) -> Response:
+        from labeltune.pipeline.projects import configure_project  # with the model catalog: see module doc
+
         project_id = checked_project_id(project_id)
         body = raw_body()
         if len(body) > MAX_CONFIG_BYTES:
@@ -73,6 +77,8 @@ def build_app(app: App) -> App:
 
     @app.get("/projects/<project_id>")
     def get_project(project_id: str) -> Response:
+        from labeltune.pipeline.projects import project_view  # with the model catalog: see module doc
+
         svc = services()
         project = svc.projects.get_project(checked_project_id(project_id))
         if project is None:

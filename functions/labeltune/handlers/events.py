@@ -1,92 +1,82 @@
-"""The inputs the state machine sends each step, validated with pydantic (Powertools parser)."""
+"""The inputs the state machine sends each step: Powertools' parser (`event_parser`) validates them with these.
+
+Imported by every step function at its cold start, so it holds the state inputs only: the dataset builder is
+PrepareDataset's alone, and EventBridge's event for RecordOutcome is in execution_status.py.
+"""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from labeltune.domain.models import FineTuneJob
 from labeltune.domain.project_config import ProjectConfig
-from labeltune.pipeline.prepare import PreparedDataset
+from labeltune.pipeline.prepare import PreparedDataset  # a model: importing it does not import the builder
 
 
-class StartExportEvent(BaseModel):
+class StepInput(BaseModel):
+    """A state's input. Each function parses one or two of these and imports them all: a model's validator is
+    built when its first event is parsed, not at every function's cold start."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class StartExportEvent(StepInput):
     action: Literal["start"]
     run_id: str
     project_id: str
     config: ProjectConfig = ProjectConfig()
 
 
-class CheckExportEvent(BaseModel):
+class CheckExportEvent(StepInput):
     action: Literal["check"]
     run_id: str
     task_id: str
     started_at: str
 
 
-class SnapshotExportEvent(BaseModel):
+class SnapshotExportEvent(StepInput):
     action: Literal["snapshot"]
     run_id: str
     task_id: str
     config: ProjectConfig = ProjectConfig()
 
 
-class ExportEvent(BaseModel):
-    """The three export states share one function; `action` says which step this is."""
+ExportStep = StartExportEvent | CheckExportEvent | SnapshotExportEvent
+ExportEvent = Annotated[ExportStep, Field(discriminator="action")]
+"""The three export states share one function; `action` says which step this is (a discriminated union:
+an event is checked against the one model its action names, and an unknown action is refused as such)."""
 
-    step: Annotated[StartExportEvent | CheckExportEvent | SnapshotExportEvent, Field(discriminator="action")]
 
-
-class PrepareDatasetEvent(BaseModel):
+class PrepareDatasetEvent(StepInput):
     run_id: str
     project_id: str
     config: ProjectConfig = ProjectConfig()
     snapshot_key: str  # the run's export snapshot (runs/<run>/export.ndjson)
 
 
-class StartFineTuneEvent(BaseModel):
+class StartFineTuneEvent(StepInput):
     run_id: str
     dataset: PreparedDataset
     config: ProjectConfig = ProjectConfig()
 
 
-class CheckFineTuneEvent(BaseModel):
+class CheckFineTuneEvent(StepInput):
     run_id: str
     job_id: str
 
 
-class EvaluateEvent(BaseModel):
+class EvaluateEvent(StepInput):
     run_id: str
     dataset: PreparedDataset
     job: FineTuneJob
     config: ProjectConfig = ProjectConfig()
 
 
-class RecordOutcomeEvent(BaseModel):
+class RecordOutcomeEvent(StepInput):
     run_id: str
     project_id: str | None = None  # absent only in events from before per-project runs
     outcome: Literal["SUCCEEDED", "FAILED"]
     error: str | None = None
     cause: str | None = None
-
-
-class ExecutionStatusChange(BaseModel):
-    """EventBridge "Step Functions Execution Status Change" for an execution that ended badly."""
-
-    class Detail(BaseModel):
-        name: str  # the execution name: the run id
-        status: str
-        input: str | None = None
-        cause: str | None = None
-        error: str | None = None
-
-        def project_id(self) -> str | None:
-            try:
-                value = json.loads(self.input or "{}").get("project_id")
-            except (json.JSONDecodeError, AttributeError):
-                return None
-            return str(value) if value else None
-
-    detail: Detail

@@ -5,9 +5,10 @@ No invocation waits on the export: the state machine polls it between Wait state
 
 from typing import Any
 
+from aws_lambda_powertools.utilities.parser import event_parser
 from pydantic import BaseModel
 
-from labeltune.handlers.events import CheckExportEvent, ExportEvent, StartExportEvent
+from labeltune.handlers.events import CheckExportEvent, ExportEvent, ExportStep, StartExportEvent
 from labeltune.handlers.observability import lambda_entry, logger
 from labeltune.pipeline.export import check_export, snapshot_export, start_export
 from labeltune.pipeline.projects import refuse_untrainable
@@ -15,8 +16,8 @@ from labeltune.wiring import services
 
 
 @lambda_entry
-def handler(event: dict[str, Any], context: Any) -> dict:
-    step = ExportEvent.model_validate({"step": event}).step
+@event_parser(model=ExportEvent)
+def handler(step: ExportStep, context: Any) -> dict:
     svc = services()
     result: BaseModel
     if isinstance(step, StartExportEvent):

@@ -4,6 +4,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import event_parser
 
+# The dataset builder is this step's work: imported at cold start (pipeline.prepare imports it only when called,
+# for the later steps that import PreparedDataset from there).
+import labeltune.dataset  # noqa: F401
 from labeltune.handlers.events import PrepareDatasetEvent
 from labeltune.handlers.observability import lambda_entry, logger
 from labeltune.pipeline.prepare import prepare_dataset

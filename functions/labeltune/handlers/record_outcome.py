@@ -4,8 +4,11 @@ blocked by a dead run."""
 
 from typing import Any
 
+from aws_lambda_powertools.utilities.parser import event_parser
+
 from labeltune.domain.models import RunStatus
-from labeltune.handlers.events import ExecutionStatusChange, RecordOutcomeEvent
+from labeltune.handlers.events import RecordOutcomeEvent
+from labeltune.handlers.execution_status import ExecutionStatusChange, RecordOutcomeInput
 from labeltune.handlers.observability import lambda_entry, logger
 from labeltune.pipeline.outcome import record_execution_end, record_outcome
 from labeltune.pipeline.trigger import follow_up_run
@@ -13,19 +16,19 @@ from labeltune.wiring import services
 
 
 @lambda_entry
-def handler(event: dict[str, Any], context: Any) -> dict:
+@event_parser(model=RecordOutcomeInput)
+def handler(event: ExecutionStatusChange | RecordOutcomeEvent, context: Any) -> dict:
     svc = services()
-    if "detail-type" in event:
-        detail = ExecutionStatusChange.model_validate(event).detail
+    if isinstance(event, ExecutionStatusChange):
+        detail = event.detail
         run_id, project_id = detail.name, detail.project_id()
         result = record_execution_end(
             run_id, detail.status, svc.runs, svc.clock, detail.cause or detail.error, lambda: svc.openai
         )
     else:
-        step = RecordOutcomeEvent.model_validate(event)
-        run_id, project_id = step.run_id, step.project_id
+        run_id, project_id = event.run_id, event.project_id
         result = record_outcome(
-            run_id, RunStatus(step.outcome), svc.runs, svc.clock, step.error, step.cause, lambda: svc.openai
+            run_id, RunStatus(event.outcome), svc.runs, svc.clock, event.error, event.cause, lambda: svc.openai
         )
     if project_id:
         try:

@@ -14,16 +14,20 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from labeltune.dataset import FILES, SPLITS, DatasetReport, DirectorySink, PriceTable, build_dataset
 from labeltune.domain.conversion import LABEL_CHOICE_RULE
 from labeltune.domain.models import RunStatus
 from labeltune.domain.project_config import ProjectConfig
 from labeltune.errors import DatasetTooSmall
 from labeltune.ports import ObjectStore, RunStore
+
+# The builder is imported where it is used, not with this module: every later step imports PreparedDataset
+# from here (its event carries one) and never builds a dataset. PrepareDataset's handler imports it at init.
+if TYPE_CHECKING:
+    from labeltune.dataset import DatasetReport, PriceTable
 
 
 class PreparedDataset(BaseModel):
@@ -39,6 +43,8 @@ class PreparedDataset(BaseModel):
 
     @property
     def report_key(self) -> str:
+        from labeltune.dataset import FILES
+
         return dataset_key(self.run_id, FILES["report"])
 
 
@@ -55,6 +61,8 @@ def prepare_dataset(
     config: ProjectConfig,
     price_table: PriceTable | None = None,
 ) -> PreparedDataset:
+    from labeltune.dataset import FILES, DirectorySink, build_dataset
+
     runs.update_run(run_id, status=RunStatus.PREPARING.value)
     keys = {name: dataset_key(run_id, filename) for name, filename in FILES.items()}
     with tempfile.TemporaryDirectory(prefix="labeltune-") as tmp:
@@ -85,6 +93,8 @@ def prepare_dataset(
 
 def run_record(report: DatasetReport) -> dict[str, Any]:
     """The report's headline numbers as flat, console-readable run record attributes."""
+    from labeltune.dataset import SPLITS
+
     return {
         "rows_read": report.rows_read,
         **{f"{name}_examples": report.examples[name] for name in SPLITS},

@@ -85,24 +85,28 @@ def inline_local_artifacts(
     template: dict[str, Any],
     base_dir: str | Path,
     code_uri: str = "s3://labeltune-local-artifacts/functions.zip",
+    layer_uri_prefix: str = "s3://labeltune-local-artifacts/layers/",
 ) -> dict[str, Any]:
     """Return a copy of ``template`` whose local paths are replaced as ``sam package`` would.
 
-    ``samtranslator`` only accepts S3 locations for ``CodeUri`` and ``DefinitionUri``; ``sam build``
-    normally uploads them. Offline, function code is replaced by a placeholder S3 URI (the local stack
-    runs handlers in process, never from the zip) and state machine definitions are inlined from disk
-    so the translated template carries the real ASL.
+    ``samtranslator`` only accepts S3 locations for ``CodeUri``, ``ContentUri`` and ``DefinitionUri``;
+    ``sam package`` normally uploads them. Offline, function code and layer contents are replaced by
+    placeholder S3 URIs (the local stack runs handlers in process, with the development venv's packages,
+    never from a zip or a layer) and state machine definitions are inlined from disk so the translated
+    template carries the real ASL.
     """
     base = Path(base_dir)
     result = copy.deepcopy(template)
     function_globals = result.get("Globals", {}).get("Function", {})
     if isinstance(function_globals.get("CodeUri"), str):
         function_globals["CodeUri"] = code_uri
-    for resource in result.get("Resources", {}).values():
+    for logical_id, resource in result.get("Resources", {}).items():
         properties = resource.get("Properties", {})
         kind = resource.get("Type")
         if kind == "AWS::Serverless::Function" and isinstance(properties.get("CodeUri"), str):
             properties["CodeUri"] = code_uri
+        if kind == "AWS::Serverless::LayerVersion" and isinstance(properties.get("ContentUri"), str):
+            properties["ContentUri"] = f"{layer_uri_prefix}{logical_id}.zip"
         if kind == "AWS::Serverless::StateMachine" and isinstance(properties.get("DefinitionUri"), str):
             definition_path = base / properties.pop("DefinitionUri")
             properties["Definition"] = json.loads(definition_path.read_text(encoding="utf-8"))
@@ -130,7 +134,7 @@ def translate_template(
 ) -> dict[str, Any]:
     """Translate a SAM template into plain CloudFormation, offline.
 
-    When ``base_dir`` is given, local ``CodeUri``/``DefinitionUri`` paths are first handled by
+    When ``base_dir`` is given, local ``CodeUri``/``ContentUri``/``DefinitionUri`` paths are first handled by
     :func:`inline_local_artifacts`. Unset parameters take the template's defaults. ``transform()``
     would ask boto3's default session for the region (failing without AWS config), so the translator
     gets an explicit session for ``region`` instead; creating it makes no network call.
