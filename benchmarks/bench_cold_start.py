@@ -66,6 +66,7 @@ FUNCTIONS_UNDER_TEST = (
     Function("prepare_dataset", ("tiktoken",), ("tiktoken",)),
     Function("start_fine_tune", ("openai",), ("openai",)),
     Function("check_fine_tune", ("openai",), ("openai",)),
+    Function("serve_model", (), ()),
     Function("evaluate", ("openai", "nltk.stem.porter"), ("openai", "nltk")),
     Function("record_outcome", ("openai",), ("openai",)),
 )

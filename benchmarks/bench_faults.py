@@ -10,7 +10,7 @@ Starts `--runs` pipeline runs (one project each, the sample export refiled under
   create timeout, then the job is created anyway): the case the settle fence of pipeline.fine_tune is
   for. They are queued when a wave starts (one per 5 runs of the wave) and hit its first creates.
 
-Timeouts are scaled down 15x with their ratios kept: OPENAI_TIMEOUT_SECONDS 2 s (30 s deployed; job
+Timeouts are scaled down 15x with their ratios kept: PROVIDER_TIMEOUT_SECONDS 2 s (30 s deployed; job
 creates get twice that: 4 s, 60 s deployed), JOB_CREATE_SETTLE_SECONDS 12 s (180 s deployed), random
 stalls 5 s (75 s), the stalled creates 8 s (120 s: past the create timeout, inside the settle window).
 Not scaled: the state machine waits 30 s before looking again after JobCreatePending (ASL), so a run
@@ -58,7 +58,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXPORT = ROOT / "examples" / "labelbox_export.ndjson"
 
 # Deployed values and the scaled-down ones the benchmark runs with (all divided by 15).
-CLIENT_TIMEOUT_SECONDS = 2.0  # OPENAI_TIMEOUT_SECONDS: 30 s deployed
+CLIENT_TIMEOUT_SECONDS = 2.0  # PROVIDER_TIMEOUT_SECONDS: 30 s deployed
 CREATE_TIMEOUT_SECONDS = 2 * CLIENT_TIMEOUT_SECONDS  # what the provider gives jobs.create (wiring.py)
 SETTLE_SECONDS = 12  # JOB_CREATE_SETTLE_SECONDS: 180 s deployed
 RANDOM_STALL_SECONDS = 5.0  # 75 s: longer than every client timeout, creates' included
@@ -191,7 +191,7 @@ def main() -> int:
         poll_interval_seconds=1,
         job_duration_seconds=args.job_duration,
         function_environment={
-            "OPENAI_TIMEOUT_SECONDS": f"{CLIENT_TIMEOUT_SECONDS:g}",
+            "PROVIDER_TIMEOUT_SECONDS": f"{CLIENT_TIMEOUT_SECONDS:g}",
             "JOB_CREATE_SETTLE_SECONDS": str(SETTLE_SECONDS),
         },
     )
@@ -307,8 +307,9 @@ def main() -> int:
         f"one project each), seed {args.seed}, emulated training {args.job_duration:g} s, poll interval 1 s"
     )
     print(
-        f"scaled timeouts: OPENAI_TIMEOUT_SECONDS {CLIENT_TIMEOUT_SECONDS:g} s (creates {CREATE_TIMEOUT_SECONDS:g} s), "
-        f"JOB_CREATE_SETTLE_SECONDS {SETTLE_SECONDS} s  (deployed: 30, 60, 180 s)"
+        f"scaled timeouts: PROVIDER_TIMEOUT_SECONDS {CLIENT_TIMEOUT_SECONDS:g} s "
+        f"(creates {CREATE_TIMEOUT_SECONDS:g} s), JOB_CREATE_SETTLE_SECONDS {SETTLE_SECONDS} s "
+        "(deployed: 30, 60, 180 s)"
     )
     print(
         f"fault plan: {ERROR_RATE:.0%} errors ({'/'.join(map(str, ERROR_STATUSES))}), "

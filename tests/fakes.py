@@ -26,7 +26,16 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from labeltune.adapters.dynamodb_runs import _from_dynamo, _to_dynamo
 from labeltune.clock import Clock, iso, system_clock
 from labeltune.domain.job_state import openai_job_state
-from labeltune.domain.models import START_FAILED, DeliveryOutcome, ExportStatus, FineTuneJob, JobState
+from labeltune.domain.models import (
+    START_FAILED,
+    DeliveryOutcome,
+    EndpointState,
+    ExportStatus,
+    FineTuneJob,
+    JobState,
+    ModelEndpoint,
+)
+from labeltune.domain.project_config import Hyperparameters
 from labeltune.errors import RowDataFetchError, UnknownProject
 
 if TYPE_CHECKING:
@@ -200,7 +209,7 @@ class _ScriptedJob:
     suffix: str
     training_file: str
     validation_file: str | None
-    hyperparameters: dict[str, Any] | None
+    hyperparameters: dict[str, Any]
     statuses: tuple[str, ...]
     error_code: str | None
     error_message: str | None
@@ -221,6 +230,7 @@ class _ScriptedJob:
         failed = self.status == "failed"
         return FineTuneJob(
             job_id=self.job_id,
+            run_id=self.run_id,
             status=self.status,
             state=state,
             base_model=self.base_model,
@@ -287,6 +297,10 @@ class ScriptedFineTuneProvider:
     def files(self) -> dict[str, UploadedFile]:
         return {upload.file_id: upload for upload in self.uploads if upload.file_id not in self.deleted_files}
 
+    def stage_training_file(self, run_id: str, split: str, uri: str, lines: Iterable[str]) -> str:
+        """Like OpenAI: the provider keeps its own copy, uploaded under the run's file name."""
+        return self.upload_training_file(f"{run_id}-{split}.jsonl", lines)
+
     def upload_training_file(self, name: str, lines: Iterable[str]) -> str:
         for held in self.files.values():
             if held.name == name:
@@ -313,16 +327,15 @@ class ScriptedFineTuneProvider:
         base_model: str,
         training_file: str,
         validation_file: str | None,
-        suffix: str,
-        hyperparameters: Mapping[str, Any] | None = None,
+        hyperparameters: Hyperparameters,
     ) -> FineTuneJob:
-        params = dict(hyperparameters) if hyperparameters is not None else None
+        params = hyperparameters.explicit()
+        suffix = run_id.lower()[:40]
         call = {
             "run_id": run_id,
             "base_model": base_model,
             "training_file": training_file,
             "validation_file": validation_file,
-            "suffix": suffix,
             "hyperparameters": params,
         }
         self.create_calls.append(call)
@@ -377,6 +390,50 @@ class ScriptedFineTuneProvider:
     def trained(self, run_id: str) -> list[str]:
         """The run's jobs that were not cancelled (what was paid for beyond a moment)."""
         return [j.job_id for j in self.jobs.values() if j.run_id == run_id and not j.cancelled]
+
+
+# --------------------------------------------------------------------------------------------------
+# ModelServing
+
+
+@dataclass
+class ScriptedServing:
+    """ModelServing like a Bedrock on-demand deployment: `serve` creates one endpoint per run (a retry finds
+    it), whose n-th look reports `states[n-1]` (the last repeats); `release` deletes the run's endpoints.
+    `fail_message` is the provider's message of a FAILED endpoint."""
+
+    states: tuple[EndpointState, ...] = (EndpointState.PENDING, EndpointState.READY)
+    fail_message: str = "the deployment failed"
+    endpoints: dict[str, str] = field(default_factory=dict)  # endpoint id -> run id
+    looks: dict[str, int] = field(default_factory=dict)
+    serve_calls: list[tuple[str, str]] = field(default_factory=list)
+    released: list[str] = field(default_factory=list)
+
+    def serve(self, run_id: str, tuned_model: str) -> ModelEndpoint:
+        self.serve_calls.append((run_id, tuned_model))
+        endpoint_id = f"deployment-{run_id}"
+        self.endpoints.setdefault(endpoint_id, run_id)
+        return self.endpoint(endpoint_id)
+
+    def endpoint(self, endpoint_id: str) -> ModelEndpoint:
+        if endpoint_id not in self.endpoints:
+            raise KeyError(f"no endpoint {endpoint_id!r}")
+        self.looks[endpoint_id] = self.looks.get(endpoint_id, 0) + 1
+        state = self.states[min(self.looks[endpoint_id], len(self.states)) - 1]
+        return ModelEndpoint(
+            endpoint_id=endpoint_id,
+            model_id=f"arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/{endpoint_id}",
+            state=state,
+            status={"pending": "Creating", "ready": "Active", "failed": "Failed"}[state.value],
+            message=self.fail_message if state is EndpointState.FAILED else None,
+        )
+
+    def release(self, run_id: str) -> list[str]:
+        mine = [endpoint_id for endpoint_id, owner in self.endpoints.items() if owner == run_id]
+        for endpoint_id in mine:
+            del self.endpoints[endpoint_id]
+        self.released.extend(mine)
+        return mine
 
 
 # --------------------------------------------------------------------------------------------------

@@ -27,6 +27,11 @@ class ModelNotTrainable(Exception):
     anything is exported or paid for, with the reason and the date."""
 
 
+class ModelNotServed(Exception):
+    """The tuned model could not be made callable (its deployment failed, or was not ready in time): the run
+    fails with the provider's message, and its end deletes what was deployed."""
+
+
 class DatasetTooSmall(Exception):
     """Fewer usable examples than the configured minimum: the run fails before any money is spent."""
 

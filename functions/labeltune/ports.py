@@ -10,7 +10,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from labeltune.domain.models import DeliveryOutcome, ExportStatus, FineTuneJob
+from labeltune.domain.models import DeliveryOutcome, ExportStatus, FineTuneJob, ModelEndpoint
+from labeltune.domain.project_config import Hyperparameters
 
 
 class ObjectStore(Protocol):
@@ -48,12 +49,14 @@ class RunStore(Protocol):
 
 
 class FineTuneProvider(Protocol):
-    """A fine-tuning backend (OpenAI today). Nothing at the provider is keyed by labeltune, so the run id is
-    carried everywhere it can be (file names, job metadata) and looked up before anything is created."""
+    """A fine-tuning backend (OpenAI, Amazon Bedrock). The run id is carried everywhere the provider keeps a
+    name (file names, job metadata or job names), and looked up before anything is created, so a retried
+    step never creates a second job."""
 
-    def upload_training_file(self, name: str, lines: Iterable[str]) -> str:
-        """Upload a JSONL file under `name` (which starts with the run id); a file already uploaded under that
-        name is reused, so a retried step adds no copy."""
+    def stage_training_file(self, run_id: str, split: str, uri: str, lines: Iterable[str]) -> str:
+        """Make the run's `split` file readable by the provider and return what `create_job` takes for it:
+        a provider that reads from S3 takes `uri`; one that keeps its own copy uploads `lines` (read only
+        then) and reuses a copy an earlier attempt uploaded."""
         ...
 
     def find_jobs(self, run_id: str) -> list[FineTuneJob]:
@@ -67,8 +70,7 @@ class FineTuneProvider(Protocol):
         base_model: str,
         training_file: str,
         validation_file: str | None,
-        suffix: str,
-        hyperparameters: Mapping[str, Any] | None = None,
+        hyperparameters: Hyperparameters,
     ) -> FineTuneJob: ...
 
     def get_job(self, job_id: str) -> FineTuneJob: ...
@@ -78,7 +80,21 @@ class FineTuneProvider(Protocol):
         ...
 
     def delete_run_files(self, run_id: str) -> int:
-        """Delete every file uploaded for the run (training data: chats with personal data); how many."""
+        """Delete every copy of the run's data the provider keeps (chats with personal data); how many."""
+        ...
+
+
+class ModelServing(Protocol):
+    """Makes a tuned model callable for the evaluation, and takes that away when the run ends."""
+
+    def serve(self, run_id: str, tuned_model: str) -> ModelEndpoint:
+        """Start serving the run's tuned model (idempotent: a retry finds what the first call started)."""
+        ...
+
+    def endpoint(self, endpoint_id: str) -> ModelEndpoint: ...
+
+    def release(self, run_id: str) -> list[str]:
+        """Delete whatever serves the run's tuned model (found by the run id); the ids deleted."""
         ...
 
 

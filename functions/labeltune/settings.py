@@ -6,11 +6,16 @@ Stack-wide only: what a run trains on and how (model, prompt, split, thresholds)
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from labeltune.domain.project_config import Provider
+
+MAX_PREFIX = 24
 
 
 class Settings(BaseModel):
@@ -23,7 +28,7 @@ class Settings(BaseModel):
     state_machine_arn: str | None = None
     poll_interval_seconds: int = Field(300, ge=1)
     openai_base_url: str | None = None
-    openai_timeout_seconds: float = Field(30, gt=0, le=600, description="per request; job creation gets twice this")
+    provider_timeout_seconds: float = Field(30, gt=0, le=600, description="per request; job creation gets twice this")
     job_create_settle_seconds: int = Field(
         180, ge=0, le=3600, description="how long a create that got no answer may still land before another is tried"
     )
@@ -37,6 +42,18 @@ class Settings(BaseModel):
         "disabled", description="whether deliveries of projects without their own secret may use the stack's"
     )
     model_catalog_file: str | None = Field(None, description="another trainable-model catalog (the local stack's)")
+    default_provider: Provider = Field("bedrock", description="the provider of a project configured without one")
+    stack_name: str = Field("labeltune", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$", description="the stack's name")
+    bedrock_job_role_arn: str | None = Field(None, description="the role Bedrock's customization jobs run as")
+
+    @property
+    def resource_prefix(self) -> str:
+        """What names the stack's resources at a provider (Bedrock jobs, models, deployments: at most 63
+        characters with the run id): the stack name, shortened with a hash of it when longer than 24."""
+        if len(self.stack_name) <= MAX_PREFIX:
+            return self.stack_name
+        digest = hashlib.sha256(self.stack_name.encode()).hexdigest()[:8]
+        return f"{self.stack_name[: MAX_PREFIX - 9].rstrip('-')}-{digest}"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

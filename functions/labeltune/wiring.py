@@ -13,11 +13,14 @@ from __future__ import annotations
 import json
 import os
 from functools import cached_property, lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from labeltune.clock import Clock, system_clock
 from labeltune.errors import ConfigurationError
 from labeltune.settings import Settings
+
+if TYPE_CHECKING:
+    from labeltune.ports import ChatModel, FineTuneProvider, ModelServing
 
 if TYPE_CHECKING:
     from labeltune.adapters.dynamodb_projects import DynamoProjectStore
@@ -104,7 +107,7 @@ class Services:
 
         from labeltune.adapters.openai_provider import OpenAIFineTuning
 
-        timeout = self.settings.openai_timeout_seconds
+        timeout = self.settings.provider_timeout_seconds
         client = OpenAI(
             api_key=read_secret(self.settings.openai_api_key_secret_arn, "OpenAI API key"),
             base_url=self.settings.openai_base_url or None,
@@ -112,6 +115,55 @@ class Services:
             timeout=timeout,  # three attempts fit in the 120 s the polling function is given
         )
         return OpenAIFineTuning(client, create_timeout_seconds=2 * timeout)
+
+    def fine_tuning(self, provider: str) -> FineTuneProvider:
+        """The project's fine-tuning provider (each built once, when a step first needs it)."""
+        return self.openai if provider == "openai" else self._bedrock_fine_tuning
+
+    def serving(self, provider: str) -> ModelServing:
+        """What makes the provider's tuned model callable for the evaluation."""
+        if provider == "openai":
+            from labeltune.adapters.openai_serving import OpenAIServing
+
+            return OpenAIServing()
+        return self._bedrock_serving
+
+    def chat(self, provider: str) -> ChatModel:
+        """The provider's inference API, for base and tuned models alike."""
+        return self.openai if provider == "openai" else self._bedrock_chat
+
+    @cached_property
+    def _bedrock_fine_tuning(self) -> FineTuneProvider:
+        from labeltune.adapters.bedrock_provider import BedrockFineTuning
+
+        return BedrockFineTuning(
+            self._aws_client("bedrock"),
+            bucket=self.settings.bucket_name,
+            job_role_arn=self.settings.bedrock_job_role_arn,
+            name_prefix=self.settings.resource_prefix,
+        )
+
+    @cached_property
+    def _bedrock_serving(self) -> ModelServing:
+        from labeltune.adapters.bedrock_provider import BedrockServing
+
+        return BedrockServing(self._aws_client("bedrock"), name_prefix=self.settings.resource_prefix)
+
+    @cached_property
+    def _bedrock_chat(self) -> ChatModel:
+        from labeltune.adapters.bedrock_provider import BedrockChat
+
+        return BedrockChat(self._aws_client("bedrock-runtime"))
+
+    def _aws_client(self, service: str) -> Any:
+        """A boto3 client with bounded timeouts and botocore's standard retries (throttling and 5xx, with
+        backoff); what still fails is a TransientError for the state machine's retry."""
+        import boto3
+        from botocore.config import Config
+
+        timeout = self.settings.provider_timeout_seconds
+        config = Config(connect_timeout=5, read_timeout=timeout, retries={"mode": "standard", "max_attempts": 3})
+        return boto3.client(service, config=config)
 
     @cached_property
     def projects(self) -> DynamoProjectStore:

@@ -187,7 +187,7 @@ def test_other_customization_types_are_refused(bedrock: Any, training_uri: str) 
         ("learningRate", "0.0000009"),
         ("learningRate", "0.0002"),
         ("learningRate", "fast"),
-        ("learningRateWarmupSteps", "21"),
+        ("learningRateWarmupSteps", "101"),
         ("learningRateWarmupSteps", "-1"),
         ("batchSize", "0"),
     ],
@@ -202,7 +202,7 @@ def test_hyperparameters_out_of_range_are_refused(bedrock: Any, training_uri: st
     "hyperparameters",
     [
         {"epochCount": "1", "learningRate": "0.000001", "learningRateWarmupSteps": "0"},
-        {"epochCount": "5", "learningRate": "1e-4", "learningRateWarmupSteps": "20", "batchSize": "8"},
+        {"epochCount": "5", "learningRate": "1e-4", "learningRateWarmupSteps": "100", "batchSize": "8"},
     ],
 )
 def test_hyperparameters_at_their_bounds_are_accepted(

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from labeltune.catalog import DEFAULT_CATALOG, MIN_LIFETIME, WARN_WITHIN, CatalogError, load_catalog
+from labeltune_tools.bedrock_emulator.catalog import MODELS as NOVA_MODELS
 from labeltune_tools.emulator.catalog import BASE_MODELS
 
 CATALOG = load_catalog(DEFAULT_CATALOG)
@@ -75,8 +76,24 @@ def test_another_catalog_file_can_be_configured(tmp_path: Path) -> None:
         load_catalog(tmp_path / "missing.json")
 
 
-def test_the_local_stacks_catalog_lists_exactly_what_the_emulator_trains_and_never_closes() -> None:
+def test_the_local_stacks_catalog_lists_exactly_what_the_emulators_train_and_never_closes() -> None:
     local = load_catalog(LOCAL)
     served = {model.snapshot for model in BASE_MODELS.values()}
-    assert {entry.model for entry in local.models} == served
+    assert {entry.model for entry in local.models if entry.provider == "openai"} == served
     assert all(local.check("openai", model, date(2040, 1, 1)).trainable for model in served)
+    nova = {model.customizable_id for model in NOVA_MODELS}
+    assert {entry.model for entry in local.models if entry.provider == "bedrock"} == nova
+    assert all(local.check("bedrock", model, date(2040, 1, 1)).trainable for model in nova)
+
+
+def test_the_bedrock_entries_agree_with_the_emulator_and_the_packaged_catalog() -> None:
+    """Record bounds, validation support and the id the base model answers to: one set of facts in three places
+    (the deployed catalog, the local one, the emulator that enforces them), checked to agree."""
+    local, packaged = load_catalog(LOCAL), load_catalog()
+    for nova in NOVA_MODELS:
+        for catalog in (local, packaged):
+            entry = catalog.entry("bedrock", nova.customizable_id)
+            assert entry is not None, nova.name
+            assert (entry.min_records, entry.max_records) == (nova.min_records, nova.max_records), nova.name
+            assert entry.validation_set == nova.uses_validation_data, nova.name
+            assert entry.inference_model is not None and entry.inference_model.endswith(nova.on_demand_id)

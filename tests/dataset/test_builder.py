@@ -13,6 +13,7 @@ import pytest
 
 from labeltune.dataset import DirectorySink, build_dataset, load_price_table
 from labeltune.dataset import builder as builder_module
+from labeltune.dataset import formats as formats_module
 from labeltune.dataset.builder import FILES, iter_export_lines
 from labeltune.dataset.dedupe import Deduplicator
 from labeltune.dataset.report import DatasetReport
@@ -105,8 +106,11 @@ BAD_ROWS: dict[str, Callable[[], bytes]] = {
 
 
 def test_every_reason_code_has_a_case_here() -> None:
-    # invalid_example is a guard that no export row can reach; it has its own test below.
-    assert set(BAD_ROWS) | {Reason.INVALID_EXAMPLE} == set(Reason.all())
+    # invalid_example is a guard that no export row can reach; it has its own test below. Bedrock's own codes
+    # (reserved_keyword, over_record_limit) have their cases in test_bedrock.py.
+    from .test_bedrock import BEDROCK_BAD_ROWS
+
+    assert set(BAD_ROWS) | {Reason.INVALID_EXAMPLE} | set(BEDROCK_BAD_ROWS) == set(Reason.all())
 
 
 @pytest.mark.parametrize("reason", sorted(BAD_ROWS))
@@ -133,12 +137,12 @@ def test_each_reason_code(reason: str, tmp_path: Path) -> None:
 def test_invalid_example_is_a_guard_on_every_written_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # No export row can fail the format checks after conversion, so simulate a stricter rule: the
     # builder must reject the row, count the failed check, and write nothing for it.
-    real = builder_module.format_errors
+    real = formats_module.format_errors
 
     def stricter(record: Any) -> list[str]:
         return ["missing_content"] if "order 5." in record["messages"][1]["content"] else real(record)
 
-    monkeypatch.setattr(builder_module, "format_errors", stricter)
+    monkeypatch.setattr(formats_module, "format_errors", stricter)
     built = build(valid_lines(20), tmp_path)
     assert built.reasons_by_line() == {6: Reason.INVALID_EXAMPLE}
     assert built.report.format_errors == {"missing_content": 1}

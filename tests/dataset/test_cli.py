@@ -118,3 +118,80 @@ def test_the_labeltune_command_has_it() -> None:
         timeout=120,
     )
     assert result.returncode == 2 and "labeltune dataset build:" in result.stderr
+
+
+# --- --provider and --base-model -----------------------------------------------------------------------
+
+NOVA_MICRO = "amazon.nova-micro-v1:0:128k"
+NOVA_2_LITE = "amazon.nova-2-lite-v1:0:256k"
+
+
+def _first_train_line(directory: Path) -> dict:
+    record: dict = json.loads((directory / "train.jsonl").read_text().splitlines()[0])
+    return record
+
+
+def test_provider_bedrock_writes_nova_files_and_says_what_is_unknown(tmp_path: Path) -> None:
+    status, out, err = run(str(EXPORT), "--out", str(tmp_path / "ds"), "--provider", "bedrock")
+    assert (status, err) == (0, "")
+    assert sorted(p.name for p in (tmp_path / "ds").iterdir()) == sorted(FILES.values())
+    assert _first_train_line(tmp_path / "ds")["schemaVersion"] == "bedrock-conversation-2024"
+    assert "62 train, 11 validation, 7 eval" in out and NOVA_MICRO in out
+    assert "bedrock-conversation-2024" in out and "estimates: Nova's tokenizer is not public" in out
+    assert "x 2 epochs (provider default)" in out
+    assert "training: unknown" in out and "storage per month: unknown" in out
+    assert "inference per 1,000 examples:" in out and " USD (price table entry" in out
+    report = json.loads((tmp_path / "ds" / "report.json").read_text())
+    assert report["bedrock"]["training_format"] == "bedrock-conversation-2024"
+
+
+@pytest.mark.parametrize(
+    "config,options,model,provider",
+    [
+        ({"provider": "openai", "base_model": "gpt-4.1-2025-04-14"}, ["--provider", "bedrock"], NOVA_MICRO, "bedrock"),
+        ({"provider": "bedrock", "base_model": NOVA_2_LITE}, [], NOVA_2_LITE, "bedrock"),
+        ({"provider": "bedrock", "base_model": NOVA_2_LITE}, ["--provider", "bedrock"], NOVA_2_LITE, "bedrock"),
+        ({"provider": "bedrock"}, ["--provider", "openai"], "gpt-4.1-mini-2025-04-14", "openai"),
+        ({}, ["--provider", "bedrock", "--base-model", NOVA_2_LITE], NOVA_2_LITE, "bedrock"),
+        (
+            {"provider": "bedrock"},
+            ["--base-model", "amazon.nova-lite-v1:0:300k"],
+            "amazon.nova-lite-v1:0:300k",
+            "bedrock",
+        ),
+    ],
+)
+def test_provider_overrides_the_config_files(
+    config: dict, options: list[str], model: str, provider: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"system_prompt": "Summarise briefly.", **config}))
+    status, out, _ = run(str(EXPORT), "--out", str(tmp_path / "ds"), "--config", str(path), *options, "--json")
+    report = json.loads(out)
+    assert report["base_model"] == model
+    assert status == (1 if model == NOVA_2_LITE else 0)  # Nova 2 Lite needs 200 records; the sample has 73
+    first = _first_train_line(tmp_path / "ds")
+    assert ("schemaVersion" in first) == (provider == "bedrock") and ("bedrock" in report) == (provider == "bedrock")
+
+
+def test_nova_2_lite_on_the_sample_export_fails_before_paying(tmp_path: Path) -> None:
+    status, out, _ = run(
+        str(EXPORT), "--out", str(tmp_path / "ds"), "--provider", "bedrock", "--base-model", NOVA_2_LITE
+    )
+    assert status == 1 and "PROBLEM" in out and "need at least 200 training" in out
+    assert "73 train, 0 validation, 7 eval" in out and "went to training" in out
+    assert (tmp_path / "ds" / "validation.jsonl").read_bytes() == b""
+
+
+def test_hyperparameters_the_provider_does_not_take_are_a_usage_error(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"hyperparameters": {"batch_size": 8}}))
+    status, _, err = run(str(EXPORT), "--out", str(tmp_path / "ds"), "--config", str(path), "--provider", "bedrock")
+    assert status == 2 and "is not valid" in err and "batch_size is not a bedrock hyperparameter" in err
+
+
+def test_a_system_prompt_bedrock_reserves_words_of_is_a_usage_error(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"system_prompt": "Summarise. Begin with 'Assistant:'."}))
+    status, _, err = run(str(EXPORT), "--out", str(tmp_path / "ds"), "--config", str(path), "--provider", "bedrock")
+    assert status == 2 and "system prompt is not usable for bedrock" in err and "Assistant:" in err

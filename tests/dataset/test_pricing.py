@@ -86,3 +86,78 @@ def test_a_broken_table_is_a_clear_error(content: str, tmp_path: Path) -> None:
 def test_a_missing_table_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(PriceTableError, match="cannot read"):
         load_price_table(environ={PRICE_TABLE_ENV: str(tmp_path / "missing.json")})
+
+
+# --- Bedrock -------------------------------------------------------------------------------------------
+
+NOVA_MODELS = (
+    "amazon.nova-micro-v1:0:128k",
+    "amazon.nova-lite-v1:0:300k",
+    "amazon.nova-pro-v1:0:300k",
+    "amazon.nova-2-lite-v1:0:256k",
+)
+
+
+def test_every_bedrock_model_in_the_catalog_has_an_entry_with_its_source() -> None:
+    from labeltune.catalog import load_catalog
+
+    table = load_price_table(environ={})
+    catalogued = {m.model for m in load_catalog(environ={}).models if m.provider == "bedrock"}
+    assert catalogued == set(NOVA_MODELS) == set(table.bedrock)
+    for model in NOVA_MODELS:
+        found = table.bedrock_prices(model)
+        assert found is not None and found[0] == model
+        entry = found[1]
+        assert entry.source and entry.as_of and entry.inference_priced_as
+        assert entry.inference_input_per_1m_tokens and entry.inference_output_per_1m_tokens
+
+
+def test_unpublished_nova_prices_are_null_with_a_note_never_zero() -> None:
+    for model, entry in load_price_table(environ={}).bedrock.items():
+        assert entry.training_per_1m_tokens is None and entry.storage_per_month is None, model
+        assert "not published" in entry.note
+
+
+@pytest.mark.parametrize(
+    "model,prices",
+    [
+        ("amazon.nova-micro-v1:0:128k", (0.035, 0.14)),
+        ("amazon.nova-lite-v1:0:300k", (0.06, 0.24)),
+        ("amazon.nova-pro-v1:0:300k", (0.8, 3.2)),
+        ("amazon.nova-2-lite-v1:0:256k", (0.33, 2.75)),
+    ],
+)
+def test_on_demand_prices_as_read(model: str, prices: tuple[float, float]) -> None:
+    entry = load_price_table(environ={}).bedrock[model]
+    assert (entry.inference_input_per_1m_tokens, entry.inference_output_per_1m_tokens) == prices
+
+
+def test_a_table_without_bedrock_entries_still_loads(tmp_path: Path) -> None:
+    custom = tmp_path / "prices.json"
+    custom.write_text(json.dumps({"source": "ours", "as_of": "2026", "training_per_1m_tokens": {"m": 1.0}}))
+    table = load_price_table(custom)
+    assert table.bedrock == {} and table.bedrock_prices("amazon.nova-micro-v1:0:128k") is None
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"training_per_1m_tokens": -1, "storage_per_month": None},  # negative
+        {"training_per_1m_tokens": None},  # a price left out rather than written as null
+        {"training_per_1m_tokens": None, "storage_per_month": None, "surprise": 1},
+    ],
+)
+def test_a_broken_bedrock_entry_is_a_clear_error(entry: dict, tmp_path: Path) -> None:
+    full = {
+        "inference_input_per_1m_tokens": 0.035,
+        "inference_output_per_1m_tokens": 0.14,
+        "source": "x",
+        "as_of": "2026",
+        **entry,
+    }
+    path = tmp_path / "prices.json"
+    path.write_text(
+        json.dumps({"source": "x", "as_of": "x", "training_per_1m_tokens": {}, "bedrock": {"amazon.nova-x": full}})
+    )
+    with pytest.raises(PriceTableError, match="price table"):
+        load_price_table(path)

@@ -13,6 +13,7 @@ import pytest
 
 from labeltune.dataset import DirectorySink, build_dataset
 from labeltune.dataset import builder as builder_module
+from labeltune.dataset import formats as formats_module
 from labeltune.dataset.builder import FILES
 from labeltune.domain.conversion import CONVERSATIONAL_TYPE, ROW_DATA_ERROR_KEY, Reason
 from labeltune.domain.project_config import ProjectConfig
@@ -261,14 +262,14 @@ def test_an_unforeseen_error_in_one_row_rejects_that_row_as_malformed(
 
 
 def test_an_error_in_a_later_step_is_guarded_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = builder_module.format_errors
+    real = formats_module.format_errors
 
     def broken(record: Any) -> list[str]:
         if "order 7." in record["messages"][1]["content"]:
             raise RecursionError("maximum recursion depth exceeded")
         return real(record)
 
-    monkeypatch.setattr(builder_module, "format_errors", broken)
+    monkeypatch.setattr(formats_module, "format_errors", broken)
     report = build(valid_lines(20), tmp_path)
     assert report.rejected_by_reason == {Reason.MALFORMED: 1} and report.unexpected_errors == {"RecursionError": 1}
     assert sum(report.examples.values()) == 19

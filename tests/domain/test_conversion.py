@@ -732,11 +732,24 @@ def test_text_that_merely_looks_like_json_stays_text(chat: str) -> None:
 
 def test_every_reason_code_is_a_distinct_stable_string() -> None:
     codes = Reason.all()
-    assert len(codes) == len(set(codes)) == 25
+    assert len(codes) == len(set(codes)) == 27  # 25, and reserved_keyword and over_record_limit for Bedrock
     assert all(code == code.lower() and " " not in code for code in codes)
     assert Reason.MALFORMED == "malformed_row" and Reason.NO_RESPONSE == "missing_response"  # unchanged names
     documented = Reason.__doc__ or ""
     assert all(code in documented for code in codes)
+
+
+def test_bedrocks_reason_codes_sit_in_check_order() -> None:
+    # A row gets the code of the first check it fails: reserved keywords are found before tokens are counted
+    # (the rewritten chat is what is counted), and the record limit is the last check of all.
+    codes = Reason.all()
+    assert (
+        codes.index(Reason.DUPLICATE_PROMPT)
+        < codes.index(Reason.RESERVED_KEYWORD)
+        < codes.index(Reason.TOO_MANY_TOKENS)
+    )
+    assert codes[-1] == Reason.OVER_RECORD_LIMIT == "over_record_limit"
+    assert Reason.RESERVED_KEYWORD == "reserved_keyword"
 
 
 def _two_label_row(history: list[dict] | None) -> dict:

@@ -22,7 +22,8 @@ PROJECT = "clx-support-summaries-demo"
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[EmbeddedStack]:
-    with EmbeddedStack(options=StackOptions(poll_interval_seconds=1, job_duration_seconds=2.0)) as local:
+    options = StackOptions(poll_interval_seconds=1, job_duration_seconds=2.0, default_provider="openai")
+    with EmbeddedStack(options=options) as local:
         local.upload_export(PROJECT, EXPORT)
         local.configure_project(PROJECT)
         yield local

@@ -22,6 +22,12 @@ JUSTIFIED = {
     ("CheckFineTuneFunction", "dynamodb:GetItem", "RunsTable"): "recording an extra job (a create that landed late)",
     ("RecordOutcomeFunction", "states:DescribeExecution", "pipeline"): "a follow-up that finds a dead claim",
     ("RecordOutcomeFunction", "states:StartExecution", "pipeline"): "a follow-up run",
+    # Bedrock's clientRequestToken makes a create idempotent, so an extra job (a create that landed after its
+    # answer was lost, then another) needs Bedrock itself to misbehave; stopping one stays possible.
+    ("StartFineTuneFunction", "bedrock:StopModelCustomizationJob", "model-customization-job"): "an extra job",
+    ("CheckFineTuneFunction", "bedrock:StopModelCustomizationJob", "model-customization-job"): "an extra job",
+    ("ServeModelFunction", "bedrock:ListCustomModelDeployments", "*"): "a retried serve finds its deployment",
+    ("EvaluateFunction", "bedrock:InvokeModel", "inference-profile/us.amazon.nova-"): "Nova 2 Lite's base model",
 }
 
 

@@ -25,6 +25,7 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "prepare_dataset": HEAVY - {"tiktoken"},
     "start_fine_tune": (HEAVY - {"openai"}) | {BUILDER},
     "check_fine_tune": (HEAVY - {"openai"}) | {BUILDER},
+    "serve_model": HEAVY | {BUILDER},  # OpenAI needs no call to serve; Bedrock is boto3, in the runtime
     "evaluate": (HEAVY - {"openai", "nltk"}) | {BUILDER},  # ROUGE-L stems with nltk; no numpy, no rouge_score
     "record_outcome": (HEAVY - {"openai"}) | {BUILDER},
 }

@@ -25,6 +25,8 @@ MODELS: dict[str, tuple[Any, type[BaseModel]]] = {
     "prepare_dataset.json": (events.PrepareDatasetEvent, events.PrepareDatasetEvent),
     "start_fine_tune.json": (events.StartFineTuneEvent, events.StartFineTuneEvent),
     "check_fine_tune.json": (events.CheckFineTuneEvent, events.CheckFineTuneEvent),
+    "serve_model_start.json": (events.ServeModelEvent, events.ServeModelEvent),
+    "serve_model_check.json": (events.ServeModelEvent, events.ServeModelEvent),
     "evaluate.json": (events.EvaluateEvent, events.EvaluateEvent),
     "record_outcome.json": (execution_status.RecordOutcomeInput, events.RecordOutcomeEvent),
     "record_outcome_execution_ended.json": (

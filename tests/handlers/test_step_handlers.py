@@ -102,7 +102,7 @@ def outcome(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
         follow_ups.append((run_id, project_id))
         return "run-follow-up"
 
-    svc = SimpleNamespace(runs=runs, clock=CLOCK, openai=None, trigger="trigger")
+    svc = SimpleNamespace(runs=runs, clock=CLOCK, fine_tuning=None, serving=None, trigger="trigger")
     monkeypatch.setattr(record_outcome, "services", lambda: svc)
     monkeypatch.setattr(record_outcome, "follow_up_run", follow_up)
     return SimpleNamespace(runs=runs, follow_ups=follow_ups)

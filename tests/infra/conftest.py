@@ -21,6 +21,7 @@ EXPECTED_HANDLERS: dict[str, str] = {
     "PrepareDatasetFunction": "labeltune.handlers.prepare_dataset.handler",
     "StartFineTuneFunction": "labeltune.handlers.start_fine_tune.handler",
     "CheckFineTuneFunction": "labeltune.handlers.check_fine_tune.handler",
+    "ServeModelFunction": "labeltune.handlers.serve_model.handler",
     "EvaluateFunction": "labeltune.handlers.evaluate.handler",
     "RecordOutcomeFunction": "labeltune.handlers.record_outcome.handler",
 }

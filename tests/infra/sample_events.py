@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from labeltune.adapters.openai_serving import OpenAIServing
 from labeltune.domain import signature
 from labeltune.domain.project_config import ProjectConfig
 from labeltune.pipeline.export import snapshot_key
@@ -179,6 +180,8 @@ def build_events() -> dict[str, dict[str, Any]]:
         "base_model": BASE_MODEL,
         "fine_tuned_model": f"ft:{BASE_MODEL}:org:labeltune:abc123",
     }
+    # What ServeTunedModel returns for an OpenAI model: it is served by its name at once.
+    endpoint = OpenAIServing().serve(RUN_ID, job["fine_tuned_model"]).model_dump(mode="json")
     return {
         "api_webhook_labelbox.json": _http_api_v1_event(
             "POST", "/webhooks/labelbox", "/webhooks/labelbox", None, webhook_headers, body, iam_caller=False
@@ -221,11 +224,20 @@ def build_events() -> dict[str, dict[str, Any]]:
             "snapshot_key": snapshot_key(RUN_ID),
         },
         "start_fine_tune.json": {"run_id": RUN_ID, "dataset": DATASET, "config": CONFIG},
-        "check_fine_tune.json": {"run_id": RUN_ID, "job_id": JOB_ID},
+        "check_fine_tune.json": {"run_id": RUN_ID, "job_id": JOB_ID, "provider": CONFIG["provider"]},
+        "serve_model_start.json": {"action": "start", "run_id": RUN_ID, "provider": CONFIG["provider"], "job": job},
+        "serve_model_check.json": {
+            "action": "check",
+            "run_id": RUN_ID,
+            "provider": CONFIG["provider"],
+            "endpoint_id": endpoint["endpoint_id"],
+            "requested_at": "2026-11-26T11:00:00.000+00:00",
+        },
         "evaluate.json": {
             "run_id": RUN_ID,
             "dataset": DATASET,
             "job": job,
+            "endpoint": endpoint,
             "config": CONFIG,
         },
         "record_outcome.json": {

@@ -5,7 +5,12 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from datetime import timedelta
 from typing import Any
+
+from labeltune.domain.waits import next_wait
+from labeltune.pipeline.export import EXPORT_DEADLINE, EXPORT_FIRST_WAIT_SECONDS, EXPORT_MAX_WAIT_SECONDS
+from labeltune.pipeline.serving import SERVE_DEADLINE, SERVE_FIRST_WAIT_SECONDS, SERVE_MAX_WAIT_SECONDS
 
 from .conftest import ASL_PATH, ROOT
 
@@ -126,6 +131,7 @@ def test_every_invoked_lambda_has_an_invoke_policy(template: dict[str, Any], asl
         "PrepareDatasetFunction",
         "StartFineTuneFunction",
         "CheckFineTuneFunction",
+        "ServeModelFunction",
         "EvaluateFunction",
         "RecordOutcomeFunction",
     }
@@ -140,6 +146,7 @@ def test_translated_definition_keeps_substitutions(translated: dict[str, Any]) -
         "PrepareDatasetFunctionArn",
         "StartFineTuneFunctionArn",
         "CheckFineTuneFunctionArn",
+        "ServeModelFunctionArn",
         "EvaluateFunctionArn",
         "RecordOutcomeFunctionArn",
     }
@@ -207,17 +214,35 @@ def _polling_loops(asl: dict[str, Any]) -> list[list[str]]:
     return loops
 
 
+def _looks_until(deadline: timedelta, first: int, cap: int) -> int:
+    """How many times a loop whose waits grow by `next_wait` looks before `deadline` has passed."""
+    waited, looks = timedelta(0), 0
+    while waited <= deadline:
+        waited += timedelta(seconds=next_wait(waited, first, cap))
+        looks += 1
+    return looks
+
+
 def test_no_allowed_poll_interval_can_exhaust_the_execution_history(
     asl: dict[str, Any], template: dict[str, Any]
 ) -> None:
     """At 1 s (the old MinValue) a 3-day execution polls ~259,000 times: the 25,000-event history ran out after
-    about 2,800 polls and the run then cancelled its paid job. With the template's MinValue, polling for the whole
-    timeout, a retry on every poll included, fits."""
+    about 2,800 polls and the run then cancelled its paid job. Now: the export and the tuned model's endpoint are
+    looked at with growing waits until their deadlines, the fine-tuning job every PollIntervalSeconds (at least
+    the template's MinValue) for the rest of the execution's timeout; a retry on every look included, it fits."""
     loops = _polling_loops(asl)
-    assert len(loops) == 2, loops  # the export and the fine-tuning loops
+    waits = {loop[0]: asl["States"][loop[0]]["SecondsPath"] for loop in loops}
+    assert waits == {
+        "WaitForExport": "$.export.wait_seconds",
+        "WaitForFineTune": "$.poll_interval_seconds",
+        "WaitForTunedModel": "$.serving.wait_seconds",
+    }
     per_poll = max(sum(_events_per_visit(asl["States"][s]) for s in loop) for loop in loops) + RETRY_EVENTS_PER_POLL
     fixed = sum(_events_per_visit(state) for state in asl["States"].values()) + 10  # every other state once
+    export_looks = _looks_until(EXPORT_DEADLINE, EXPORT_FIRST_WAIT_SECONDS, EXPORT_MAX_WAIT_SECONDS)
+    serve_looks = _looks_until(SERVE_DEADLINE, SERVE_FIRST_WAIT_SECONDS, SERVE_MAX_WAIT_SECONDS)
     minimum = template["Parameters"]["PollIntervalSeconds"]["MinValue"]
-    worst = asl["TimeoutSeconds"] // minimum * per_poll + fixed
-    assert worst < HISTORY_LIMIT, (worst, per_poll, minimum)
+    job_looks = asl["TimeoutSeconds"] // minimum
+    worst = (export_looks + serve_looks + job_looks) * per_poll + fixed
+    assert worst < HISTORY_LIMIT, (worst, export_looks, serve_looks, job_looks, per_poll)
     assert asl["TimeoutSeconds"] // 1 * per_poll > HISTORY_LIMIT  # the old minimum of 1 s would not fit

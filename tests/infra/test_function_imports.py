@@ -59,6 +59,7 @@ ENVIRONMENT = {  # what the template sets (placeholders), and a region for boto3
     "OPENAI_API_KEY_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:openai",
     "WEBHOOK_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:webhook",
     "WEBHOOK_SECRET_PREFIX": "labeltune/labelbox-webhook/",
+    "BEDROCK_JOB_ROLE_ARN": "arn:aws:iam::123456789012:role/bedrock-jobs",
     "POWERTOOLS_SERVICE_NAME": "labeltune",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
@@ -138,12 +139,18 @@ importlib.import_module(config["handler"])
 import labeltune.wiring as wiring
 from labeltune.settings import Settings
 
+PER_PROVIDER = ("fine_tuning", "serving", "chat")
+
 wiring.read_secret = lambda arn, what: "test-key"  # no Secrets Manager call
 services = wiring.Services(Settings.from_env())
 built = []
 for name in config["properties"]:
     if isinstance(inspect.getattr_static(wiring.Services, name, None), cached_property):
         getattr(services, name)
+        built.append(name)
+    elif name in PER_PROVIDER:  # a project's provider picks the adapter: build both
+        for provider in ("openai", "bedrock"):
+            getattr(services, name)(provider)
         built.append(name)
 for expression in config["lazy"]:
     eval(expression, {"services": services})
@@ -216,6 +223,7 @@ FUNCTIONS = [
     "PrepareDatasetFunction",
     "StartFineTuneFunction",
     "CheckFineTuneFunction",
+    "ServeModelFunction",
     "EvaluateFunction",
     "RecordOutcomeFunction",
 ]

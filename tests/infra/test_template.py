@@ -21,6 +21,7 @@ GLOBAL_ENV = {
     "WEBHOOK_SECRET_ARN",
     "WEBHOOK_SECRET_PREFIX",
     "SHARED_WEBHOOK_SECRET",
+    "STACK_NAME",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
@@ -29,15 +30,17 @@ FUNCTION_ENV = {
     "ApiFunction": {
         "STATE_MACHINE_ARN",
         "POLL_INTERVAL_SECONDS",
+        "DEFAULT_PROVIDER",
         "PROJECTS_TABLE_NAME",
         "DELIVERIES_TABLE_NAME",
         "IDEMPOTENCY_TABLE_NAME",
     },
+    "StartFineTuneFunction": {"BEDROCK_JOB_ROLE_ARN"},
     "RecordOutcomeFunction": {
         "STATE_MACHINE_ARN",
         "POLL_INTERVAL_SECONDS",
         "PROJECTS_TABLE_NAME",
-        "OPENAI_TIMEOUT_SECONDS",
+        "PROVIDER_TIMEOUT_SECONDS",
     },
 }
 
@@ -48,6 +51,7 @@ SECRET_ACCESS = {
     "PrepareDatasetFunction": set(),
     "StartFineTuneFunction": {"OpenAIApiKeySecret"},
     "CheckFineTuneFunction": {"OpenAIApiKeySecret"},
+    "ServeModelFunction": set(),  # OpenAI serves a tuned model by name; Bedrock calls are signed with the role
     "EvaluateFunction": {"OpenAIApiKeySecret"},
     "RecordOutcomeFunction": {"OpenAIApiKeySecret"},  # to cancel a failed run's still-training job
 }
@@ -134,6 +138,7 @@ def test_sizes_and_timeouts(translated: dict[str, Any]) -> None:
         "PrepareDatasetFunction": (900, 1024),
         "StartFineTuneFunction": (300, 512),
         "CheckFineTuneFunction": (120, 512),
+        "ServeModelFunction": (60, 512),
         "EvaluateFunction": (900, 1024),
         "RecordOutcomeFunction": (600, 512),  # cancelling jobs and deleting files, retried within a budget
     }
@@ -179,14 +184,20 @@ def test_function_roles_are_least_privilege(translated: dict[str, Any]) -> None:
     prefix = resources["ApiFunction"]["Properties"]["Environment"]["Variables"]["WEBHOOK_SECRET_PREFIX"]
     assert prefix == {"Fn::Sub": "${AWS::StackName}/labelbox-webhook/"}
     record_actions = {a for s in _statements(resources["RecordOutcomeFunctionRole"]) for a in _actions(s)}
-    # Closing a run may start its one follow-up run (StartExecution; DescribeExecution to recover a dead claim)
-    # and cancel a failed run's job (the OpenAI key); an event it cannot handle goes to the dead-letter queue
-    # (SendMessage, SAM's on-failure destination).
+    # Closing a run may start its one follow-up run (StartExecution; DescribeExecution to recover a dead claim),
+    # cancel a failed run's job (the OpenAI key; Bedrock's job API) and delete the deployment that served its
+    # tuned model; an event it cannot handle goes to the dead-letter queue (SendMessage, SAM's on-failure
+    # destination).
     assert {a for a in record_actions if not a.startswith("dynamodb:")} == {
         "states:StartExecution",
         "states:DescribeExecution",
         "sqs:SendMessage",
         "secretsmanager:GetSecretValue",
+        "bedrock:GetModelCustomizationJob",
+        "bedrock:StopModelCustomizationJob",
+        "bedrock:ListModelCustomizationJobs",
+        "bedrock:DeleteCustomModelDeployment",
+        "bedrock:ListCustomModelDeployments",
     }
     check_actions = {a for s in _statements(resources["CheckFineTuneFunctionRole"]) for a in _actions(s)}
     assert not any(a.startswith("s3:") for a in check_actions)
@@ -444,7 +455,7 @@ def test_closing_a_run_fits_its_cleanup_in_the_functions_timeout(translated: dic
     from labeltune.pipeline.outcome import CLEANUP_BUDGET_SECONDS
 
     props = translated["Resources"]["RecordOutcomeFunction"]["Properties"]
-    request = float(props["Environment"]["Variables"]["OPENAI_TIMEOUT_SECONDS"])
+    request = float(props["Environment"]["Variables"]["PROVIDER_TIMEOUT_SECONDS"])
     calls_per_attempt = 6  # list jobs, get the recorded one, cancel, list files, delete two
     one_attempt = calls_per_attempt * 3 * (request + 1)  # the SDK's three tries, with its backoff
     assert CLEANUP_BUDGET_SECONDS + one_attempt + 30 < props["Timeout"]

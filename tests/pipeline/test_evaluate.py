@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from labeltune.catalog import load_catalog
 from labeltune.errors import TransientError
-from labeltune.pipeline.evaluate import evaluate_models
+from labeltune.pipeline.evaluate import base_model_endpoint, evaluate_models
 from tests.fakes import InMemoryObjectStore, InMemoryRunStore, ScriptedChatModel
 
 RUN = "run-eval-test"
@@ -209,3 +210,11 @@ def test_calls_overlap_but_results_keep_the_file_order() -> None:
     assert [(r["data_row_id"], r["role"]) for r in written] == [
         (f"dr-{i}", role) for i in range(40) for role in ("base", "tuned")
     ]
+
+
+def test_the_base_model_is_asked_by_the_id_it_is_served_under() -> None:
+    catalog = load_catalog()
+    assert base_model_endpoint("bedrock", "amazon.nova-micro-v1:0:128k", catalog) == "amazon.nova-micro-v1:0"
+    assert base_model_endpoint("bedrock", "amazon.nova-2-lite-v1:0:256k", catalog) == "us.amazon.nova-2-lite-v1:0"
+    assert base_model_endpoint("openai", "gpt-4.1-mini-2025-04-14", catalog) == "gpt-4.1-mini-2025-04-14"
+    assert base_model_endpoint("bedrock", "not-in-the-catalog", catalog) == "not-in-the-catalog"

@@ -11,6 +11,8 @@ from labeltune.clock import fixed_clock, parse_iso
 from labeltune.errors import ExportFailed
 from labeltune.pipeline.export import (
     EXPORT_DEADLINE,
+    EXPORT_FIRST_WAIT_SECONDS,
+    EXPORT_MAX_WAIT_SECONDS,
     FETCH_ERROR_FIELD,
     check_export,
     snapshot_export,
@@ -54,6 +56,16 @@ def test_check_passes_progress_through_and_fails_loudly() -> None:
     assert check_export("t", NOW, exports, CLOCK).status == "COMPLETE"
     with pytest.raises(ExportFailed, match="t failed"):
         check_export("t", NOW, exports, CLOCK)
+
+
+def test_a_fast_export_is_looked_at_after_seconds_and_a_slow_one_every_few_minutes() -> None:
+    """The wait used to be the fine-tuning poll interval (300 s by default) even for an export done in 3 s."""
+    exports = ScriptedExportService(statuses=("IN_PROGRESS",))
+    waits = [
+        check_export("t", NOW, exports, fixed_clock(parse_iso(NOW) + timedelta(seconds=waited))).wait_seconds
+        for waited in (0, 5, 40, 3600)
+    ]
+    assert waits == [EXPORT_FIRST_WAIT_SECONDS, 5, 40, EXPORT_MAX_WAIT_SECONDS] == [5, 5, 40, 300]
 
 
 def test_an_export_that_never_finishes_fails_after_the_deadline() -> None:

@@ -9,8 +9,9 @@ import pytest
 
 from labeltune.clock import parse_iso
 from labeltune.domain.models import JobState
+from labeltune.domain.project_config import Hyperparameters
 from labeltune.errors import JobCreatePending, TransientError
-from labeltune.pipeline.fine_tune import CREATE_SETTLE, check_fine_tune, job_suffix, start_fine_tune
+from labeltune.pipeline.fine_tune import CREATE_SETTLE, check_fine_tune, start_fine_tune
 from labeltune.pipeline.prepare import PreparedDataset, dataset_key
 from tests.fakes import InMemoryObjectStore, InMemoryRunStore, ScriptedFineTuneProvider
 
@@ -83,7 +84,7 @@ def provider() -> ScriptedFineTuneProvider:
 def test_start_uploads_both_files_and_creates_one_job(
     store: InMemoryObjectStore, runs: InMemoryRunStore, provider: ScriptedFineTuneProvider
 ) -> None:
-    job = start_fine_tune(make_dataset(store), store, provider, runs, BASE, CLOCK, {"n_epochs": 3})
+    job = start_fine_tune(make_dataset(store), store, provider, runs, BASE, CLOCK, Hyperparameters(n_epochs=3))
     assert [(u.name, u.lines) for u in provider.uploads] == [
         (f"{RUN}-train.jsonl", TRAIN),  # the run id in the name: a retry finds it, the run's end deletes it
         (f"{RUN}-validation.jsonl", VALIDATION),
@@ -95,7 +96,6 @@ def test_start_uploads_both_files_and_creates_one_job(
             "base_model": BASE,
             "training_file": train_id,
             "validation_file": validation_id,
-            "suffix": job_suffix(RUN),
             "hyperparameters": {"n_epochs": 3},
         }
     ]
@@ -210,7 +210,7 @@ def test_a_job_of_another_run_is_not_reused(
         base_model=BASE,
         training_file=provider.upload_training_file("run-other-train.jsonl", TRAIN),
         validation_file=None,
-        suffix="other",
+        hyperparameters=Hyperparameters(),
     )
     job = start_fine_tune(make_dataset(store), store, provider, runs, BASE, CLOCK)
     assert job.job_id != other.job_id
@@ -224,12 +224,6 @@ def test_validation_file_is_skipped_when_there_are_no_validation_examples(
     assert [u.name for u in provider.uploads] == [f"{RUN}-train.jsonl"]
     assert provider.create_calls[0]["validation_file"] is None
     assert provider.create_calls[0]["training_file"] == provider.uploads[0].file_id
-
-
-def test_suffix_is_short_and_safe() -> None:
-    suffix = job_suffix("run-ABC_def.x" + "9" * 80)
-    assert suffix == ("run-abc-def-x" + "9" * 80)[:40]
-    assert 1 <= len(job_suffix(RUN)) <= 64
 
 
 def test_check_records_success(

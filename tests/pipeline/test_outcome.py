@@ -8,6 +8,7 @@ import pytest
 
 from labeltune.clock import fixed_clock
 from labeltune.domain.models import RunStatus
+from labeltune.domain.project_config import Hyperparameters
 from labeltune.errors import TransientError
 from labeltune.pipeline.outcome import (
     MAX_MESSAGE,
@@ -16,7 +17,7 @@ from labeltune.pipeline.outcome import (
     record_outcome,
     release_provider_resources,
 )
-from tests.fakes import InMemoryRunStore, ScriptedFineTuneProvider
+from tests.fakes import InMemoryRunStore, ScriptedFineTuneProvider, ScriptedServing
 
 RUN = "run-outcome-test"
 CLOCK = fixed_clock("2026-11-26T10:00:00+00:00")
@@ -133,7 +134,7 @@ def started_job(provider: ScriptedFineTuneProvider, run_id: str = RUN) -> str:
     """A job of the run, trained from a file uploaded under the run's name."""
     train = provider.upload_training_file(f"{run_id}-train.jsonl", ["{}"])
     return provider.create_job(
-        run_id=run_id, base_model="m", training_file=train, validation_file=None, suffix="s"
+        run_id=run_id, base_model="m", training_file=train, validation_file=None, hyperparameters=Hyperparameters()
     ).job_id
 
 
@@ -142,7 +143,7 @@ def test_a_failed_run_cancels_its_still_training_job_and_deletes_its_files() -> 
     runs = InMemoryRunStore()
     job_id = started_job(provider)
     runs.create_run(RUN, "p", status="TRAINING", job_id=job_id, job_status="running", provider_contacted=True)
-    reply = record_outcome(RUN, RunStatus.FAILED, runs, CLOCK, "States.Timeout", None, lambda: provider)
+    reply = record_outcome(RUN, RunStatus.FAILED, runs, CLOCK, "States.Timeout", None, lambda _: provider)
     assert reply["jobs_cancelled"] == [job_id] and reply["provider_files_deleted"] == 1
     run = runs.get_run(RUN)
     assert run["job_status"] == "cancelled" and run["jobs_cancelled"] == [job_id]
@@ -155,7 +156,7 @@ def test_a_succeeded_run_deletes_its_files_and_leaves_its_model() -> None:
     job_id = started_job(provider)
     provider.get_job(job_id)
     runs.create_run(RUN, "p", status="EVALUATING", job_id=job_id, provider_contacted=True)
-    reply = record_outcome(RUN, RunStatus.SUCCEEDED, runs, CLOCK, provider=lambda: provider)
+    reply = record_outcome(RUN, RunStatus.SUCCEEDED, runs, CLOCK, provider=lambda _: provider)
     assert reply["jobs_cancelled"] == [] and reply["provider_files_deleted"] == 1
     assert provider.cancel_calls == [] and provider.files == {}
 
@@ -166,7 +167,7 @@ def test_a_job_created_just_before_a_crash_is_found_by_the_run_id_and_cancelled(
     orphan = started_job(provider)
     runs = InMemoryRunStore()
     runs.create_run(RUN, "p", status="PREPARING", provider_contacted=True)  # no job_id on the record
-    record_outcome(RUN, RunStatus.FAILED, runs, CLOCK, "Lambda.Unknown", None, lambda: provider)
+    record_outcome(RUN, RunStatus.FAILED, runs, CLOCK, "Lambda.Unknown", None, lambda _: provider)
     assert provider.cancel_calls == [orphan] and provider.trained(RUN) == []
     assert provider.files == {}
 
@@ -176,12 +177,12 @@ def test_files_of_other_runs_are_left_alone() -> None:
     started_job(provider, "run-other")
     runs = InMemoryRunStore()
     runs.create_run(RUN, "p", status="TRAINING", provider_contacted=True)
-    record_outcome(RUN, RunStatus.FAILED, runs, CLOCK, "X", None, lambda: provider)
+    record_outcome(RUN, RunStatus.FAILED, runs, CLOCK, "X", None, lambda _: provider)
     assert [f.name for f in provider.files.values()] == ["run-other-train.jsonl"]
 
 
 def test_a_run_that_never_reached_the_provider_does_not_ask_it_anything() -> None:
-    def no_provider() -> ScriptedFineTuneProvider:
+    def no_provider(name: str) -> ScriptedFineTuneProvider:
         raise AssertionError("the provider was asked")
 
     runs = InMemoryRunStore()
@@ -190,7 +191,7 @@ def test_a_run_that_never_reached_the_provider_does_not_ask_it_anything() -> Non
 
 
 def test_a_failed_run_whose_provider_cannot_be_built_is_still_closed() -> None:
-    def no_key() -> ScriptedFineTuneProvider:
+    def no_key(name: str) -> ScriptedFineTuneProvider:
         raise RuntimeError("the OpenAI API key secret holds no key yet")
 
     runs = InMemoryRunStore()
@@ -219,7 +220,7 @@ def test_a_transient_cleanup_failure_is_retried() -> None:
     started_job(provider)
     runs = InMemoryRunStore()
     runs.create_run(RUN, "p", status="TRAINING", provider_contacted=True)
-    release_provider_resources(RUN, runs, lambda: provider, sleep=lambda s: None)
+    release_provider_resources(RUN, runs, lambda _: provider, sleep=lambda s: None)
     assert provider.files == {} and provider.trained(RUN) == []
 
 
@@ -235,5 +236,60 @@ def test_no_cleanup_attempt_starts_once_the_budget_is_spent() -> None:
         return 1000.0  # past the budget after the first failure
 
     with pytest.raises(TransientError):
-        release_provider_resources(RUN, runs, lambda: provider, sleep=lambda s: None, elapsed=elapsed)
+        release_provider_resources(RUN, runs, lambda _: provider, sleep=lambda s: None, elapsed=elapsed)
     assert provider.failures == 4  # one attempt, not three
+
+
+def _served_run(
+    runs: InMemoryRunStore, provider: ScriptedFineTuneProvider, serving: ScriptedServing, **config: object
+) -> str:
+    """A Bedrock run whose tuned model was being served when it ended."""
+    job_id = started_job(provider)
+    endpoint = serving.serve(RUN, "custom-model")
+    runs.create_run(
+        RUN,
+        "p",
+        status="EVALUATING",
+        provider="bedrock",
+        config={"provider": "bedrock", **config},
+        job_id=job_id,
+        provider_contacted=True,
+        endpoint_id=endpoint.endpoint_id,
+    )
+    return endpoint.endpoint_id
+
+
+@pytest.mark.parametrize("outcome", [RunStatus.FAILED, RunStatus.SUCCEEDED])
+def test_the_deployment_that_served_the_tuned_model_is_deleted_when_the_run_ends(outcome: RunStatus) -> None:
+    provider, serving, runs = ScriptedFineTuneProvider(statuses=("succeeded",)), ScriptedServing(), InMemoryRunStore()
+    endpoint_id = _served_run(runs, provider, serving)
+    asked: list[str] = []
+
+    def serving_of(name: str) -> ScriptedServing:
+        asked.append(name)
+        return serving
+
+    reply = record_outcome(RUN, outcome, runs, CLOCK, None, None, lambda _: provider, serving_of)
+    assert reply["endpoints_deleted"] == [endpoint_id] and serving.endpoints == {}
+    assert runs.get_run(RUN)["endpoints_deleted"] == [endpoint_id]
+    assert asked == ["bedrock"]  # the run's own provider, from its record
+
+
+def test_a_project_that_keeps_its_deployment_keeps_it_only_when_the_run_succeeded() -> None:
+    provider, serving, runs = ScriptedFineTuneProvider(statuses=("succeeded",)), ScriptedServing(), InMemoryRunStore()
+    endpoint_id = _served_run(runs, provider, serving, keep_deployment=True)
+    reply = record_outcome(RUN, RunStatus.SUCCEEDED, runs, CLOCK, None, None, lambda _: provider, lambda _: serving)
+    assert reply["endpoints_deleted"] == [] and reply["endpoint_kept"] == endpoint_id
+    assert list(serving.endpoints) == [endpoint_id]
+
+    failed_serving, failed_runs = ScriptedServing(), InMemoryRunStore()
+    _served_run(failed_runs, provider, failed_serving, keep_deployment=True)
+    record_outcome(RUN, RunStatus.FAILED, failed_runs, CLOCK, "X", None, lambda _: provider, lambda _: failed_serving)
+    assert failed_serving.endpoints == {}  # a failed run's deployment serves nothing anyone asked for
+
+
+def test_an_execution_that_timed_out_while_serving_deletes_the_deployment() -> None:
+    provider, serving, runs = ScriptedFineTuneProvider(statuses=("succeeded",)), ScriptedServing(), InMemoryRunStore()
+    _served_run(runs, provider, serving, keep_deployment=True)
+    record_execution_end(RUN, "TIMED_OUT", runs, CLOCK, None, lambda _: provider, lambda _: serving)
+    assert serving.endpoints == {} and runs.get_run(RUN)["status"] == "FAILED"

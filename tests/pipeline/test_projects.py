@@ -176,3 +176,56 @@ def test_a_run_whose_model_closed_since_it_was_configured_fails_before_exporting
     with pytest.raises(ModelNotTrainable, match="cannot be fine-tuned on 2027-01-06"):
         refuse_untrainable("run-1", config, CATALOG, date(2027, 1, 6), runs)
     assert "stopped accepting new fine-tuning jobs on 2027-01-06" in runs.get_run("run-1")["model_check"]
+
+
+def test_a_new_project_gets_the_stacks_default_provider_and_its_model() -> None:
+    projects = InMemoryProjectStore()
+    stored = configure_project("p", {}, projects, CATALOG, TODAY, default_provider="bedrock")
+    config = ProjectConfig.model_validate(stored["config"])
+    assert (config.provider, config.base_model) == ("bedrock", "amazon.nova-micro-v1:0:128k")
+    assert stored["warnings"] == []
+
+
+def test_a_project_stored_before_providers_stays_with_openai_under_a_bedrock_stack() -> None:
+    projects = InMemoryProjectStore()
+    legacy = ProjectConfig().model_dump(mode="json")
+    del legacy["provider"]
+    projects.put_config("p", legacy)
+    stored = configure_project("p", {"min_new_labels": 3}, projects, CATALOG, TODAY, default_provider="bedrock")
+    assert (stored["config"]["provider"], stored["config"]["base_model"]) == ("openai", "gpt-4.1-mini-2025-04-14")
+
+
+def test_moving_to_another_provider_takes_its_default_model_and_drops_the_old_hyperparameters() -> None:
+    projects = InMemoryProjectStore()
+    configure(projects, {"hyperparameters": {"batch_size": 8, "n_epochs": 4}, "min_new_labels": 7})
+    stored = configure(projects, {"provider": "bedrock"})
+    config = ProjectConfig.model_validate(stored["config"])
+    assert (config.provider, config.base_model) == ("bedrock", "amazon.nova-micro-v1:0:128k")
+    assert config.hyperparameters == Hyperparameters() and config.min_new_labels == 7  # the rest is kept
+
+
+def test_moving_provider_with_a_model_of_the_new_one_keeps_what_the_change_names() -> None:
+    projects = InMemoryProjectStore()
+    configure(projects, {})
+    changes = {"provider": "bedrock", "base_model": "amazon.nova-lite-v1:0:300k", "hyperparameters": {"n_epochs": 3}}
+    config = ProjectConfig.model_validate(configure(projects, changes)["config"])
+    assert (config.base_model, config.hyperparameters.n_epochs) == ("amazon.nova-lite-v1:0:300k", 3)
+
+
+def test_a_model_of_the_other_provider_is_refused_by_name_of_the_projects_provider() -> None:
+    projects = InMemoryProjectStore()
+    with pytest.raises(InvalidInput) as refused:
+        configure(projects, {"provider": "bedrock", "base_model": "gpt-4.1-mini-2025-04-14"})
+    (problem,) = refused.value.problems
+    assert problem["field"] == "base_model"
+    assert problem["message"].startswith("not a model bedrock fine-tunes (trainable now: amazon.nova-micro-v1:0:128k")
+    assert projects.get_project("p") is None  # nothing stored
+
+
+def test_openai_projects_are_refused_once_openai_closes_while_bedrock_ones_are_not() -> None:
+    projects = InMemoryProjectStore()
+    closed = date(2027, 1, 6)
+    with pytest.raises(InvalidInput, match="cannot be fine-tuned"):
+        configure_project("p", {"provider": "openai"}, projects, CATALOG, closed)
+    stored = configure_project("p", {"provider": "bedrock"}, projects, CATALOG, closed)
+    assert stored["config"]["provider"] == "bedrock" and stored["warnings"] == []

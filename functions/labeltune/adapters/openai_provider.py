@@ -7,8 +7,9 @@ anything, and the run's end finds (and deletes, cancels) everything it left at O
 
 from __future__ import annotations
 
+import re
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from functools import wraps
 from pathlib import Path
 from typing import Any, Literal, ParamSpec, TypeVar, cast
@@ -19,9 +20,11 @@ from openai.types.fine_tuning import job_create_params
 
 from labeltune.domain.job_state import openai_job_state
 from labeltune.domain.models import FineTuneJob
+from labeltune.domain.project_config import PROVIDER_HYPERPARAMETERS, Hyperparameters
 from labeltune.errors import ProviderRefused, TransientError
 
 RUN_ID_METADATA_KEY = "labeltune_run_id"
+_SUFFIX_UNSAFE = re.compile(r"[^a-z0-9-]")
 FILE_PURPOSE: Literal["fine-tune"] = "fine-tune"
 _TRANSIENT = (openai.RateLimitError, openai.APIConnectionError, openai.InternalServerError)
 PERMANENT_RATE_LIMITS = {"insufficient_quota"}  # a 429 that no retry fixes: the account has no credit
@@ -48,10 +51,21 @@ def _transient_as_retryable(call: Callable[P, T]) -> Callable[P, T]:
     return wrapper
 
 
+def job_suffix(run_id: str) -> str:
+    """A short, readable model suffix that ties the fine-tuned model back to its run."""
+    return _SUFFIX_UNSAFE.sub("-", run_id.lower())[:40]
+
+
+def training_file_name(run_id: str, split: str) -> str:
+    """The name a training file is uploaded under: the run id first, so the run's files can be found."""
+    return f"{run_id}-{split}.jsonl"
+
+
 def _job(raw: Any) -> FineTuneJob:
     error = raw.error
     return FineTuneJob(
         job_id=raw.id,
+        run_id=(raw.metadata or {}).get(RUN_ID_METADATA_KEY),
         status=raw.status,
         state=openai_job_state(raw.status),
         base_model=raw.model,
@@ -75,7 +89,9 @@ class OpenAIFineTuning:
         return [f for f in self._client.files.list(purpose=FILE_PURPOSE) if str(f.filename).startswith(prefix)]
 
     @_transient_as_retryable
-    def upload_training_file(self, name: str, lines: Iterable[str]) -> str:
+    def stage_training_file(self, run_id: str, split: str, uri: str, lines: Iterable[str]) -> str:
+        """OpenAI trains on its own copy: upload the lines under the run's file name (or reuse that upload)."""
+        name = training_file_name(run_id, split)
         for existing in self._run_files(name):
             if existing.filename == name and existing.status != "error":
                 return str(existing.id)  # uploaded by an earlier attempt of this step
@@ -106,12 +122,12 @@ class OpenAIFineTuning:
         base_model: str,
         training_file: str,
         validation_file: str | None,
-        suffix: str,
-        hyperparameters: Mapping[str, Any] | None = None,
+        hyperparameters: Hyperparameters,
     ) -> FineTuneJob:
+        chosen = {k: v for k, v in hyperparameters.explicit().items() if k in PROVIDER_HYPERPARAMETERS["openai"]}
         method: job_create_params.Method = {
             "type": "supervised",
-            "supervised": {"hyperparameters": cast(Any, dict(hyperparameters or {}))},
+            "supervised": {"hyperparameters": cast(Any, chosen)},
         }
         # No SDK retry here: the SDK sends no idempotency key, so re-posting after a lost response could start a
         # second paid job. A failure becomes TransientError; the step's retry looks the run's jobs up first and
@@ -120,7 +136,7 @@ class OpenAIFineTuning:
             model=base_model,
             training_file=training_file,
             validation_file=validation_file or openai.omit,
-            suffix=suffix[:64],
+            suffix=job_suffix(run_id),
             metadata={RUN_ID_METADATA_KEY: run_id},
             method=method,
         )

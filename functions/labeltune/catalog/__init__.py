@@ -42,6 +42,14 @@ class CatalogModel(BaseModel):
     training_closes: date | None = Field(None, description="when this model stops accepting jobs, if sooner")
     shutdown: date | None = None
     source: str = ""
+    # What the provider accepts as training data for this model (None: not published, not checked here).
+    min_records: int | None = Field(None, description="fewest training records a job accepts")
+    max_records: int | None = Field(None, description="most training records a job accepts")
+    max_record_tokens: int | None = Field(None, description="longest training record, in the model's tokens")
+    validation_set: bool = Field(True, description="False: the provider trains without a validation file")
+    inference_model: str | None = Field(
+        None, description="the id the base model is called by, where it differs from the training id (Bedrock)"
+    )
 
 
 class Verdict(BaseModel):

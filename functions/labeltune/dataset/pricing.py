@@ -2,6 +2,12 @@
 
 The default table is `prices.json` next to this module (with its `source` and `as_of`); operators point
 `LABELTUNE_PRICE_TABLE` at their own copy when prices change, without a release.
+
+OpenAI's prices are one column (`training_per_1m_tokens`, under the table's `source` and `as_of`). Bedrock's
+are an entry per base model (`bedrock`), each with its own `source` and `as_of`, because its parts were read
+in different places: training per 1M tokens, custom model storage per month, and on-demand inference per 1M
+input and output tokens. A price that was not found in the sources read is null, never 0: the report then
+says "unknown" for that part of the estimate.
 """
 
 from __future__ import annotations
@@ -26,6 +32,29 @@ class PriceTableError(ValueError):
     """The price table file is missing or not in the expected shape."""
 
 
+class BedrockPrices(BaseModel):
+    """One Bedrock base model's prices (USD). None: not published in the sources read, so unknown."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    training_per_1m_tokens: float | None = Field(description="model customization, per 1M tokens trained on")
+    storage_per_month: float | None = Field(description="storing one custom model, per month")
+    inference_input_per_1m_tokens: float | None = Field(description="on-demand inference, per 1M input tokens")
+    inference_output_per_1m_tokens: float | None = Field(description="on-demand inference, per 1M output tokens")
+    inference_priced_as: str = Field("", description="what the inference prices are, e.g. the base model's rate")
+    source: str = Field(min_length=1)
+    as_of: str = Field(min_length=1)
+    note: str = ""
+
+    def prices(self) -> tuple[float | None, ...]:
+        return (
+            self.training_per_1m_tokens,
+            self.storage_per_month,
+            self.inference_input_per_1m_tokens,
+            self.inference_output_per_1m_tokens,
+        )
+
+
 class PriceTable(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -34,6 +63,7 @@ class PriceTable(BaseModel):
     note: str = ""
     currency: str = "USD"
     training_per_1m_tokens: dict[str, float] = Field(description="base model -> price per 1M training tokens")
+    bedrock: dict[str, BedrockPrices] = Field(default_factory=dict, description="Bedrock base model -> its prices")
     path: str = Field("", description="the file the table was loaded from (set by the loader)")
 
     def training_price(self, model: str) -> tuple[str, float] | None:
@@ -54,6 +84,11 @@ class PriceTable(BaseModel):
             return key, matches[key]
         return None
 
+    def bedrock_prices(self, model: str) -> tuple[str, BedrockPrices] | None:
+        """(the table entry used, its prices) for a Bedrock base model id, or None when not in the table."""
+        key = model.strip()
+        return (key, self.bedrock[key]) if key in self.bedrock else None
+
 
 def load_price_table(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> PriceTable:
     """The table at `path`, else at $LABELTUNE_PRICE_TABLE, else the packaged default."""
@@ -69,6 +104,7 @@ def load_price_table(path: str | Path | None = None, environ: Mapping[str, str] 
         table = PriceTable(**{**data, "path": str(chosen)})
     except ValidationError as error:
         raise PriceTableError(f"the price table {chosen} is not valid: {error}") from error
-    if any(price < 0 for price in table.training_per_1m_tokens.values()):
+    bedrock = [price for entry in table.bedrock.values() for price in entry.prices() if price is not None]
+    if any(price < 0 for price in [*table.training_per_1m_tokens.values(), *bedrock]):
         raise PriceTableError(f"the price table {chosen} has a negative price")
     return table

@@ -86,8 +86,13 @@ class Reason:
                               are normalised away
       duplicate_prompt        the same prompt (chat) as an earlier kept row, with a different response: one
                               chat is never in two splits, whatever its data rows' identities
+      reserved_keyword        (Bedrock) the chat, the summary or the system prompt holds a word Amazon Nova
+                              reserves (User:, Bot:, Assistant:, System:, Thought:, <image>, <video>, [EOS],
+                              <unk>, in any case) that is not a speaker label the builder rewrites
       too_many_tokens         longer than the base model's per-example token limit
-      invalid_example         fails OpenAI's chat fine-tuning format checks (a guard: should never happen)
+      invalid_example         fails the provider's training format checks (a guard: should never happen)
+      over_record_limit       (Bedrock) passed every check, but the model's most training + validation records
+                              were already kept (the first ones in export order)
     """
 
     INVALID_UTF8 = "invalid_utf8"
@@ -113,8 +118,10 @@ class Reason:
     DUPLICATE_DATA_ROW = "duplicate_data_row"
     DUPLICATE_EXAMPLE = "duplicate_example"
     DUPLICATE_PROMPT = "duplicate_prompt"
+    RESERVED_KEYWORD = "reserved_keyword"
     TOO_MANY_TOKENS = "too_many_tokens"
     INVALID_EXAMPLE = "invalid_example"
+    OVER_RECORD_LIMIT = "over_record_limit"
 
     @classmethod
     def all(cls) -> tuple[str, ...]:

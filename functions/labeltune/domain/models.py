@@ -61,6 +61,7 @@ class FineTuneJob(BaseModel):
     """A provider-neutral view of a fine-tuning job."""
 
     job_id: str
+    run_id: str | None = Field(None, description="the run the job was created for (from the provider's own record)")
     status: str = Field(description="The provider's own status word, kept verbatim for the record")
     state: JobState
     base_model: str
@@ -69,6 +70,25 @@ class FineTuneJob(BaseModel):
     error_code: str | None = None
     error_message: str | None = None
     created_at: int | None = Field(None, description="when the provider created it (Unix seconds), for ordering")
+
+
+class EndpointState(StrEnum):
+    """Whether a tuned model can be called yet, whatever the provider calls it."""
+
+    PENDING = "pending"  # being created: look again later
+    READY = "ready"
+    FAILED = "failed"
+
+
+class ModelEndpoint(BaseModel):
+    """How a tuned model is called: OpenAI serves it by name at once; Bedrock through an on-demand deployment
+    the run creates, waits for and deletes."""
+
+    endpoint_id: str = Field(description="what the provider calls the serving resource (the model itself for OpenAI)")
+    model_id: str = Field(description="the id to send inference calls to")
+    state: EndpointState
+    status: str = Field(description="the provider's own status word, kept verbatim for the record")
+    message: str | None = Field(None, description="why it failed, in the provider's words")
 
 
 START_FAILED = "StartFailed"  # the error of a run whose execution never started: its run id may start afresh

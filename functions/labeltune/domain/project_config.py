@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from labeltune.domain.conversion import FieldMapping
 from labeltune.domain.split import SplitRatios
@@ -19,7 +19,16 @@ DEFAULT_SYSTEM_PROMPT = (
     "Summarise this customer-support chat in two or three sentences. Do not include any personal data: "
     "no names, email addresses, phone numbers, order numbers or account ids."
 )
-DEFAULT_BASE_MODEL = "gpt-4.1-mini-2025-04-14"
+Provider = Literal["openai", "bedrock"]
+PROVIDERS: tuple[Provider, ...] = ("openai", "bedrock")
+# A stored configuration from before providers were chosen per project has no `provider`: it was OpenAI's.
+LEGACY_PROVIDER: Provider = "openai"
+# Each provider's default base model: what a project gets when it names a provider and no model.
+DEFAULT_BASE_MODELS: dict[str, str] = {
+    "openai": "gpt-4.1-mini-2025-04-14",
+    "bedrock": "amazon.nova-micro-v1:0:128k",
+}
+DEFAULT_BASE_MODEL = DEFAULT_BASE_MODELS[LEGACY_PROVIDER]
 DEFAULT_MAX_EXPORT_ERROR_RATE = 0.01
 
 
@@ -42,12 +51,18 @@ def _auto_or_number(value: Any, name: str, *, integer: bool, low: float, high: f
 
 
 class Hyperparameters(BaseModel):
-    """OpenAI supervised fine-tuning hyperparameters; "auto" lets the provider choose."""
+    """Fine-tuning hyperparameters; "auto" leaves the value to the provider. Which ones a provider takes,
+    and within which bounds, is checked against the project's provider (`ProjectConfig`):
+    OpenAI: n_epochs 1-50, batch_size 1-256, learning_rate_multiplier > 0.
+    Bedrock (Nova): n_epochs 1-5 (epochCount), learning_rate 0.000001-0.0001, learning_rate_warmup_steps 0-100.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    n_epochs: int | Literal["auto"] = Field("auto", description="1-50")
-    batch_size: int | Literal["auto"] = Field("auto", description="1-256")
-    learning_rate_multiplier: float | Literal["auto"] = Field("auto", description="> 0")
+    n_epochs: int | Literal["auto"] = Field("auto", description="1-50 (OpenAI), 1-5 (Bedrock)")
+    batch_size: int | Literal["auto"] = Field("auto", description="1-256 (OpenAI only)")
+    learning_rate_multiplier: float | Literal["auto"] = Field("auto", description="> 0 (OpenAI only)")
+    learning_rate: float | Literal["auto"] = Field("auto", description="0.000001-0.0001 (Bedrock only)")
+    learning_rate_warmup_steps: int | Literal["auto"] = Field("auto", description="0-100 (Bedrock only)")
 
     @field_validator("n_epochs", mode="plain")
     @classmethod
@@ -64,9 +79,40 @@ class Hyperparameters(BaseModel):
     def _lr(cls, value: Any) -> int | float | str:
         return _auto_or_number(value, "learning_rate_multiplier", integer=False, low=0, high=None)
 
+    @field_validator("learning_rate", mode="plain")
+    @classmethod
+    def _absolute_lr(cls, value: Any) -> int | float | str:
+        return _auto_or_number(value, "learning_rate", integer=False, low=1e-6, high=1e-4)
+
+    @field_validator("learning_rate_warmup_steps", mode="plain")
+    @classmethod
+    def _warmup(cls, value: Any) -> int | float | str:
+        return _auto_or_number(value, "learning_rate_warmup_steps", integer=True, low=0, high=100)
+
     def explicit(self) -> dict[str, int | float]:
         """Only the values set by hand: "auto" is the provider's default and is not sent."""
         return {k: v for k, v in self.model_dump().items() if v != "auto"}
+
+    def problems_for(self, provider: str) -> list[str]:
+        """What this provider would refuse: a hyperparameter it does not take, or one outside its bounds."""
+        explicit = self.explicit()
+        others = sorted(set(explicit) - set(PROVIDER_HYPERPARAMETERS.get(provider, ())))
+        found = [f"{name} is not a {provider} hyperparameter (it takes {_takes(provider)})" for name in others]
+        epochs = explicit.get("n_epochs")
+        if provider == "bedrock" and epochs is not None and epochs > BEDROCK_MAX_EPOCHS:
+            found.append(f"n_epochs must be between 1 and {BEDROCK_MAX_EPOCHS} for bedrock")
+        return found
+
+
+PROVIDER_HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
+    "openai": ("n_epochs", "batch_size", "learning_rate_multiplier"),
+    "bedrock": ("n_epochs", "learning_rate", "learning_rate_warmup_steps"),
+}
+BEDROCK_MAX_EPOCHS = 5
+
+
+def _takes(provider: str) -> str:
+    return ", ".join(PROVIDER_HYPERPARAMETERS.get(provider, ())) or "none"
 
 
 class EvaluationThresholds(BaseModel):
@@ -95,10 +141,24 @@ class ProjectConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
+    provider: Provider = Field(
+        LEGACY_PROVIDER, description="who fine-tunes: openai or bedrock (a new project gets the stack's default)"
+    )
     mapping: FieldMapping = FieldMapping()
     system_prompt: str = Field(DEFAULT_SYSTEM_PROMPT, min_length=1, max_length=20_000)
-    base_model: str = Field(DEFAULT_BASE_MODEL, min_length=1, max_length=256, pattern=r"^\S+$")
+    base_model: str = Field(
+        DEFAULT_BASE_MODEL,
+        min_length=1,
+        max_length=256,
+        pattern=r"^\S+$",
+        description="the provider's base model id; when left out, the provider's default (DEFAULT_BASE_MODELS)",
+    )
     hyperparameters: Hyperparameters = Hyperparameters()
+    keep_deployment: bool = Field(
+        False,
+        description="keep the tuned model's on-demand deployment after the run (Bedrock serves a tuned model "
+        "through one, billed per call; OpenAI needs none). Off: it is deleted when the run ends",
+    )
     split: SplitRatios = SplitRatios()
     min_examples: int = Field(10, ge=10, le=1_000_000, description="OpenAI needs at least 10 training examples")
     min_new_labels: int = Field(1, ge=1, le=1_000_000, description="distinct approved labels that trigger a run")
@@ -118,3 +178,19 @@ class ProjectConfig(BaseModel):
         description="share of rows Labelbox may fail to export before a run fails rather than train without them",
     )
     evaluation: EvaluationThresholds = EvaluationThresholds()
+
+    @model_validator(mode="after")
+    def _provider_default_model(self) -> ProjectConfig:
+        """A configuration that names a provider but no base model gets that provider's default model."""
+        if "base_model" not in self.model_fields_set:
+            object.__setattr__(self, "base_model", DEFAULT_BASE_MODELS[self.provider])  # frozen: set while validating
+        return self
+
+    @field_validator("hyperparameters")
+    @classmethod
+    def _hyperparameters_fit_the_provider(cls, value: Hyperparameters, info: ValidationInfo) -> Hyperparameters:
+        provider = info.data.get("provider")
+        problems = value.problems_for(provider) if provider else []
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value

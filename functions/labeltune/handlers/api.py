@@ -72,7 +72,8 @@ def build_app(app: App) -> App:
             raise HttpError(413, f"a project configuration is at most {MAX_CONFIG_BYTES} bytes")
         changes = parse_json_object(body or b"{}")
         svc = services()
-        stored = configure_project(project_id, changes, svc.projects, svc.catalog, svc.clock().date())
+        today, default = svc.clock().date(), svc.settings.default_provider
+        stored = configure_project(project_id, changes, svc.projects, svc.catalog, today, default)
         return json_response(200, stored)
 
     @app.get("/projects/<project_id>")

@@ -14,6 +14,6 @@ from labeltune.wiring import services
 @event_parser(model=CheckFineTuneEvent)
 def handler(event: CheckFineTuneEvent, context: Any) -> dict:
     svc = services()
-    job = check_fine_tune(event.run_id, event.job_id, svc.openai, svc.runs)
+    job = check_fine_tune(event.run_id, event.job_id, svc.fine_tuning(event.provider), svc.runs)
     logger.info("fine-tune status", extra={"run_id": event.run_id, "job_id": job.job_id, "status": job.status})
     return job.model_dump(mode="json")

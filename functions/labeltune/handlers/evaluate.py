@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from labeltune.errors import ConfigurationError
 from labeltune.handlers.events import EvaluateEvent
 from labeltune.handlers.observability import lambda_entry, metrics
-from labeltune.pipeline.evaluate import evaluate_models
+from labeltune.pipeline.evaluate import base_model_endpoint, evaluate_models
 from labeltune.wiring import services
 
 
@@ -18,15 +18,16 @@ def handler(event: EvaluateEvent, context: Any) -> dict:
     if not event.job.fine_tuned_model:
         raise ConfigurationError(f"job {event.job.job_id} succeeded without a fine-tuned model id")
     svc = services()
+    config = event.config
     summary = evaluate_models(
         event.run_id,
         event.dataset.eval_key,
-        event.job.base_model,
-        event.job.fine_tuned_model,
+        base_model_endpoint(config.provider, config.base_model, svc.catalog),
+        event.endpoint.model_id if event.endpoint else event.job.fine_tuned_model,
         svc.store,
-        svc.openai,
+        svc.chat(config.provider),
         svc.runs,
-        event.config.evaluation,
+        config.evaluation,
     )
     metrics.add_metric(name="TunedLeakRate", unit=MetricUnit.Percent, value=summary.tuned.leak_rate * 100)
     metrics.add_metric(name="TunedRougeL", unit=MetricUnit.Count, value=summary.tuned.rouge_l)

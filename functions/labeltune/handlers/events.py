@@ -10,8 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from labeltune.domain.models import FineTuneJob
-from labeltune.domain.project_config import ProjectConfig
+from labeltune.domain.models import FineTuneJob, ModelEndpoint
+from labeltune.domain.project_config import LEGACY_PROVIDER, ProjectConfig, Provider
 from labeltune.pipeline.prepare import PreparedDataset  # a model: importing it does not import the builder
 
 
@@ -65,12 +65,25 @@ class StartFineTuneEvent(StepInput):
 class CheckFineTuneEvent(StepInput):
     run_id: str
     job_id: str
+    provider: Provider = LEGACY_PROVIDER
+
+
+class ServeModelEvent(StepInput):
+    """ServeTunedModel (`start`: the job that succeeded) and CheckTunedModel (`check`: the endpoint)."""
+
+    action: Literal["start", "check"]
+    run_id: str
+    provider: Provider = LEGACY_PROVIDER
+    job: FineTuneJob | None = None  # start
+    endpoint_id: str | None = None  # check
+    requested_at: str | None = None  # check
 
 
 class EvaluateEvent(StepInput):
     run_id: str
     dataset: PreparedDataset
     job: FineTuneJob
+    endpoint: ModelEndpoint | None = None  # what serves the tuned model; absent: the job's model, called by name
     config: ProjectConfig = ProjectConfig()
 
 

@@ -23,12 +23,13 @@ def handler(event: ExecutionStatusChange | RecordOutcomeEvent, context: Any) -> 
         detail = event.detail
         run_id, project_id = detail.name, detail.project_id()
         result = record_execution_end(
-            run_id, detail.status, svc.runs, svc.clock, detail.cause or detail.error, lambda: svc.openai
+            run_id, detail.status, svc.runs, svc.clock, detail.cause or detail.error, svc.fine_tuning, svc.serving
         )
     else:
         run_id, project_id = event.run_id, event.project_id
+        outcome = RunStatus(event.outcome)
         result = record_outcome(
-            run_id, RunStatus(event.outcome), svc.runs, svc.clock, event.error, event.cause, lambda: svc.openai
+            run_id, outcome, svc.runs, svc.clock, event.error, event.cause, svc.fine_tuning, svc.serving
         )
     if project_id:
         try:

@@ -1,4 +1,4 @@
-"""StartFineTune state: upload the JSONL and create the job, unless this run already has one."""
+"""StartFineTune state: hand the JSONL to the project's provider and create the job, unless this run has one."""
 
 from datetime import timedelta
 from typing import Any
@@ -19,11 +19,11 @@ def handler(event: StartFineTuneEvent, context: Any) -> dict:
     job = start_fine_tune(
         event.dataset,
         svc.store,
-        svc.openai,
+        svc.fine_tuning(config.provider),
         svc.runs,
         config.base_model,
         svc.clock,
-        config.hyperparameters.explicit(),
+        config.hyperparameters,
         settle=timedelta(seconds=svc.settings.job_create_settle_seconds),
     )
     logger.info("fine-tune job", extra={"run_id": event.run_id, "job_id": job.job_id, "status": job.status})

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from labeltune.catalog import ModelCatalog
 from labeltune.domain.metrics import ExampleScore, aggregate, score_example
 from labeltune.domain.models import ModelMetrics, RunStatus
 from labeltune.domain.pii import extract_pii
@@ -31,6 +32,13 @@ class EvaluationSummary(BaseModel):
     summary_key: str
     passed: bool = True
     findings: list[str] = []
+
+
+def base_model_endpoint(provider: str, base_model: str, catalog: ModelCatalog) -> str:
+    """The id the base model answers to: Bedrock trains `amazon.nova-micro-v1:0:128k` and serves the same model
+    as `amazon.nova-micro-v1:0` (the catalog's `inference_model`); OpenAI uses one name for both."""
+    entry = catalog.entry(provider, base_model)
+    return entry.inference_model if entry is not None and entry.inference_model else base_model
 
 
 def _example(line: str) -> tuple[str, str, str, str]:

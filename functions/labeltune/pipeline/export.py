@@ -15,13 +15,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from labeltune.clock import Clock, iso, parse_iso
 from labeltune.domain.conversion import Reason
 from labeltune.domain.models import ExportStatus, RunStatus
 from labeltune.domain.project_config import DEFAULT_MAX_EXPORT_ERROR_RATE
 from labeltune.domain.row_data import is_storage_uri, web_url
+from labeltune.domain.waits import next_wait
 from labeltune.errors import ExportFailed, RowDataFetchError
 from labeltune.ports import ExportService, ObjectStore, RowDataFetcher, RunStore
 
@@ -31,12 +32,16 @@ FETCH_BATCH_ROWS = 256  # read by the converter: the row is rejected with this r
 
 
 EXPORT_DEADLINE = timedelta(hours=6)  # Labelbox exports take minutes; hours mean it is stuck
+# Looks at an unfinished export: after 5 s, then about doubling, at most every 5 minutes (at most 72 + 7 looks).
+EXPORT_FIRST_WAIT_SECONDS = 5
+EXPORT_MAX_WAIT_SECONDS = 300
 
 
 class ExportState(BaseModel):
     task_id: str
     status: ExportStatus
     started_at: str
+    wait_seconds: int = Field(EXPORT_FIRST_WAIT_SECONDS, description="how long the state machine waits to look again")
 
 
 class Snapshot(BaseModel):
@@ -69,7 +74,8 @@ def check_export(task_id: str, started_at: str, exports: ExportService, clock: C
     waited = clock() - parse_iso(started_at)
     if status is not ExportStatus.COMPLETE and waited > EXPORT_DEADLINE:
         raise ExportFailed(task_id, f"export {task_id} is still {status} after {waited}; giving up")
-    return ExportState(task_id=task_id, status=status, started_at=started_at)
+    wait = next_wait(waited, EXPORT_FIRST_WAIT_SECONDS, EXPORT_MAX_WAIT_SECONDS)
+    return ExportState(task_id=task_id, status=status, started_at=started_at, wait_seconds=wait)
 
 
 def _fetch(row: Any, fetcher: RowDataFetcher) -> bool:

@@ -7,34 +7,25 @@ The provider has no idempotency key, so:
   machine looks again minutes later, when the late job is listed;
 - a job that appears anyway (a create that landed after the fence) is an extra: every check cancels it and
   records it on the run, so it is never trained on or paid for beyond its first minutes.
-Training files carry the run id in their names, so a retried upload reuses them and the run's end deletes
-them (pipeline.outcome).
+A provider with an idempotency key of its own (Bedrock's clientRequestToken) goes through the same steps:
+the lookup finds its job, and a repeated create returns the same job.
+Copies of the training files a provider keeps carry the run id in their names, so a retried upload reuses
+them and the run's end deletes them (pipeline.outcome).
 """
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Any
 
 from labeltune.clock import Clock, iso, parse_iso
 from labeltune.domain.models import FineTuneJob, JobState, RunStatus
+from labeltune.domain.project_config import Hyperparameters
 from labeltune.errors import JobCreatePending
 from labeltune.pipeline.prepare import PreparedDataset
-from labeltune.ports import FineTuneProvider, RunStore
+from labeltune.ports import FineTuneProvider, ObjectStore, RunStore
 
 CREATE_SETTLE = timedelta(minutes=3)
-_SUFFIX_UNSAFE = re.compile(r"[^a-z0-9-]")
-
-
-def job_suffix(run_id: str) -> str:
-    """A short, readable model suffix that ties the fine-tuned model back to its run."""
-    return _SUFFIX_UNSAFE.sub("-", run_id.lower())[:40]
-
-
-def training_file_name(run_id: str, split: str) -> str:
-    """The name a training file is uploaded under: the run id first, so the run's files can be found."""
-    return f"{run_id}-{split}.jsonl"
 
 
 def cancel_extra_jobs(
@@ -55,14 +46,18 @@ def cancel_extra_jobs(
     return cancelled
 
 
+def _stage(provider: FineTuneProvider, store: ObjectStore, run_id: str, split: str, key: str) -> str:
+    return provider.stage_training_file(run_id, split, store.uri(key), store.read_lines(key))
+
+
 def start_fine_tune(
     dataset: PreparedDataset,
-    store: Any,
+    store: ObjectStore,
     provider: FineTuneProvider,
     runs: RunStore,
     base_model: str,
     clock: Clock,
-    hyperparameters: dict[str, Any] | None = None,
+    hyperparameters: Hyperparameters | None = None,
     settle: timedelta = CREATE_SETTLE,
 ) -> FineTuneJob:
     run_id = dataset.run_id
@@ -79,22 +74,17 @@ def start_fine_tune(
                 f"looking again before creating another"
             )
         runs.update_run(run_id, provider_contacted=True)  # from here on, the run's end cleans up at the provider
-        training_file = provider.upload_training_file(
-            training_file_name(run_id, "train"), store.read_lines(dataset.train_key)
-        )
+        training_file = _stage(provider, store, run_id, "train", dataset.train_key)
         validation_file = None
         if dataset.counts.get("validation", 0) > 0:
-            validation_file = provider.upload_training_file(
-                training_file_name(run_id, "validation"), store.read_lines(dataset.validation_key)
-            )
+            validation_file = _stage(provider, store, run_id, "validation", dataset.validation_key)
         runs.update_run(run_id, job_create_attempted_at=iso(clock()))
         job = provider.create_job(
             run_id=run_id,
             base_model=base_model,
             training_file=training_file,
             validation_file=validation_file,
-            suffix=job_suffix(run_id),
-            hyperparameters=hyperparameters,
+            hyperparameters=hyperparameters or Hyperparameters(),
         )
     runs.update_run(
         run_id,

@@ -1,6 +1,7 @@
 """Record how a run ended, and leave nothing behind at the provider: failures keep the provider's or the
-step's own message; every job of the run still training is cancelled and every file it uploaded deleted,
-whatever the outcome.
+step's own message; every job of the run still training is cancelled, every file it uploaded deleted and
+whatever served its tuned model (a Bedrock deployment) deleted, whatever the outcome, unless the project
+keeps the deployment of a run that succeeded.
 
 Jobs and files are found at the provider by the run id (job metadata, file names), not only from the run
 record: a job created just before a crash, whose id never reached the record, is cancelled too.
@@ -15,15 +16,17 @@ from typing import Any
 
 from labeltune.clock import Clock, iso
 from labeltune.domain.models import FINISHED_RUN_STATUSES, JobState, RunStatus
+from labeltune.domain.project_config import LEGACY_PROVIDER
 from labeltune.errors import TransientError
-from labeltune.ports import FineTuneProvider, RunStore
+from labeltune.ports import FineTuneProvider, ModelServing, RunStore
 
 MAX_MESSAGE = 1000
 CLEANUP_ATTEMPTS = 3
 # No new cleanup attempt starts after this long, so the step ends inside the function's timeout (600 s in
-# template.yaml): one attempt is a few provider calls of at most 3 x OPENAI_TIMEOUT_SECONDS (10 s there) each.
+# template.yaml): one attempt is a few provider calls of at most 3 x PROVIDER_TIMEOUT_SECONDS (10 s there) each.
 CLEANUP_BUDGET_SECONDS = 300.0
-ProviderFactory = Callable[[], FineTuneProvider]
+ProviderFactory = Callable[[str], FineTuneProvider]  # the run's provider by name -> its fine-tuning adapter
+ServingFactory = Callable[[str], ModelServing]
 
 
 def failure_message(cause: str | None) -> str | None:
@@ -40,25 +43,40 @@ def failure_message(cause: str | None) -> str | None:
     return cause[:MAX_MESSAGE]
 
 
+def provider_of(run: dict[str, Any]) -> str:
+    """The run's fine-tuning provider (runs from before providers were chosen per project were OpenAI's)."""
+    return str(run.get("provider") or LEGACY_PROVIDER)
+
+
+def keeps_endpoint(run: dict[str, Any], outcome: RunStatus) -> bool:
+    """A succeeded run of a project that keeps its deployment leaves it; every other run deletes it."""
+    config = run.get("config") or {}
+    return outcome is RunStatus.SUCCEEDED and bool(config.get("keep_deployment"))
+
+
 def release_provider_resources(
     run_id: str,
     runs: RunStore,
     provider: ProviderFactory,
+    serving: ServingFactory | None = None,
+    keep_endpoint: bool = False,
     sleep: Callable[[float], None] = time.sleep,
     elapsed: Callable[[], float] | None = None,
     budget_seconds: float = CLEANUP_BUDGET_SECONDS,
 ) -> dict[str, Any]:
-    """Cancel the run's jobs that are still training and delete the files it uploaded; what was done, or
-    why it could not be (recorded on the run: the run is closed either way). Nothing is asked of the
-    provider for a run that never reached it (so a run that failed for a missing API key still closes)."""
+    """Cancel the run's jobs that are still training, delete the files it uploaded and what serves its tuned
+    model (unless `keep_endpoint`); what was done, or why it could not be (recorded on the run: the run is
+    closed either way). Nothing is asked of the provider for a run that never reached it (so a run that
+    failed for a missing API key still closes)."""
     run = runs.get_run(run_id) or {}
     if not run.get("provider_contacted") and not run.get("job_id"):
         return {}
+    name = provider_of(run)
     started = time.monotonic()
     elapsed = elapsed or (lambda: time.monotonic() - started)
     for attempt in range(CLEANUP_ATTEMPTS):
         try:
-            client = provider()
+            client = provider(name)
             jobs = {job.job_id: job for job in client.find_jobs(run_id)}
             if run.get("job_id") and run["job_id"] not in jobs:  # listed late, or not at all: ask for it
                 recorded = client.get_job(str(run["job_id"]))
@@ -66,12 +84,19 @@ def release_provider_resources(
             training = [job_id for job_id, job in jobs.items() if job.state is JobState.PENDING]
             cancelled = [client.cancel_job(job_id).job_id for job_id in training]
             deleted = client.delete_run_files(run_id)
+            released = [] if serving is None or keep_endpoint else serving(name).release(run_id)
         except TransientError:
             if attempt == CLEANUP_ATTEMPTS - 1 or elapsed() > budget_seconds:
                 raise
             sleep(2.0 * (attempt + 1))
             continue
-        result = {"jobs_cancelled": cancelled, "provider_files_deleted": deleted}
+        result: dict[str, Any] = {
+            "jobs_cancelled": cancelled,
+            "provider_files_deleted": deleted,
+            "endpoints_deleted": released,
+        }
+        if keep_endpoint and run.get("endpoint_id"):
+            result["endpoint_kept"] = run["endpoint_id"]
         if run.get("job_id") in cancelled:
             runs.update_run(run_id, job_status="cancelled", job_state=JobState.FAILED.value)
         runs.update_run(run_id, **result)
@@ -79,13 +104,20 @@ def release_provider_resources(
     raise AssertionError("unreachable")
 
 
-def _release(run_id: str, runs: RunStore, provider: ProviderFactory | None) -> dict[str, Any]:
+def _release(
+    run_id: str,
+    runs: RunStore,
+    provider: ProviderFactory | None,
+    serving: ServingFactory | None,
+    outcome: RunStatus,
+) -> dict[str, Any]:
     """release_provider_resources, never failing the caller: the run is closed either way, and the operator
     sees on the run what may be left at the provider."""
     if provider is None:
         return {}
     try:
-        return release_provider_resources(run_id, runs, provider)
+        keep = keeps_endpoint(runs.get_run(run_id) or {}, outcome)
+        return release_provider_resources(run_id, runs, provider, serving, keep)
     except Exception as failure:
         cleanup = {"cleanup_error": f"{type(failure).__name__}: {failure}"[:MAX_MESSAGE]}
         runs.update_run(run_id, **cleanup)
@@ -100,11 +132,12 @@ def record_outcome(
     error: str | None = None,
     cause: str | None = None,
     provider: ProviderFactory | None = None,
+    serving: ServingFactory | None = None,
 ) -> dict[str, Any]:
     """Close the run; first, release what it holds at the provider (a job still training would go on billing,
-    its training files are chats with personal data)."""
+    its training files are chats with personal data, a deployment nobody calls serves nothing)."""
     message = failure_message(cause)
-    cleanup = _release(run_id, runs, provider)
+    cleanup = _release(run_id, runs, provider, serving, outcome)
     runs.update_run(run_id, status=outcome.value, finished_at=iso(clock()), error=error, error_message=message)
     return {"run_id": run_id, "status": outcome.value, "error": error, "error_message": message, **cleanup}
 
@@ -116,6 +149,7 @@ def record_execution_end(
     clock: Clock,
     cause: str | None = None,
     provider: ProviderFactory | None = None,
+    serving: ServingFactory | None = None,
 ) -> dict[str, Any]:
     """An execution ended outside the state machine's own recording (timed out, aborted, or a recorder that
     failed): mark the run FAILED unless a recorder already closed it with a better message, and release
@@ -124,7 +158,7 @@ def record_execution_end(
     if run is None:
         return {"run_id": run_id, "status": None, "error": None, "error_message": None}
     if run.get("status") in FINISHED_RUN_STATUSES:
-        cleanup = _release(run_id, runs, provider)
+        cleanup = _release(run_id, runs, provider, serving, RunStatus(run["status"]))
         return {"run_id": run_id, "status": run.get("status"), "error": None, "error_message": None, **cleanup}
     error = f"Execution{status.title().replace('_', '')}"
-    return record_outcome(run_id, RunStatus.FAILED, runs, clock, error, cause, provider)
+    return record_outcome(run_id, RunStatus.FAILED, runs, clock, error, cause, provider, serving)

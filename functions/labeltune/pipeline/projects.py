@@ -17,11 +17,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from labeltune.catalog import ModelCatalog, Verdict
-from labeltune.domain.project_config import ProjectConfig
+from labeltune.domain.project_config import LEGACY_PROVIDER, ProjectConfig, Provider
 from labeltune.errors import InvalidInput, ModelNotTrainable, field_problems
 from labeltune.ports import ProjectStore, RunStore
 
-PROVIDER = "openai"  # the only fine-tuning provider so far; a per-project choice comes with Bedrock
+# What belongs to one provider and does not carry over when a project moves to another.
+PROVIDER_SPECIFIC = ("base_model", "hyperparameters")
 _FIELD_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")  # a path part shown as sent; anything else is the caller's text
 UNKNOWN_FIELD = "(unknown field)"
 
@@ -35,7 +36,20 @@ def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
 
 
 def model_verdict(config: ProjectConfig, catalog: ModelCatalog, today: date) -> Verdict:
-    return catalog.check(PROVIDER, config.base_model, today)
+    return catalog.check(config.provider, config.base_model, today)
+
+
+def _current(stored: dict[str, Any] | None, changes: dict[str, Any], default_provider: Provider) -> dict[str, Any]:
+    """What the changes apply to: the stored configuration (one stored before providers were chosen per
+    project was OpenAI's), else the defaults of the stack's provider. A change of provider drops the old
+    provider's base model and hyperparameters unless the change names them: they would not fit the new one."""
+    current = dict(stored) if stored else ProjectConfig(provider=default_provider).model_dump(mode="json")
+    current.setdefault("provider", LEGACY_PROVIDER)
+    switching = "provider" in changes and changes["provider"] != current["provider"]
+    if switching:
+        for key in PROVIDER_SPECIFIC:
+            current.pop(key, None)
+    return current
 
 
 def _validated(merged: dict[str, Any]) -> ProjectConfig:
@@ -61,18 +75,25 @@ def _unechoed(problems: list[dict[str, str]]) -> list[dict[str, str]]:
 def _model_problems(config: ProjectConfig, verdict: Verdict, catalog: ModelCatalog, today: date) -> list[str]:
     """Why the base model cannot be trained. The catalog's messages name the model; a model it does not know
     is the caller's own text, so that one is said without it."""
-    if catalog.entry(PROVIDER, config.base_model) is not None:
+    provider = config.provider
+    if catalog.entry(provider, config.base_model) is not None:
         return list(verdict.problems)
-    trainable = ", ".join(catalog.trainable_models(PROVIDER, today)) or "none"
-    return [f"not a model {PROVIDER} fine-tunes (trainable now: {trainable})"]
+    trainable = ", ".join(catalog.trainable_models(provider, today)) or "none"
+    return [f"not a model {provider} fine-tunes (trainable now: {trainable})"]
 
 
 def configure_project(
-    project_id: str, changes: dict[str, Any], projects: ProjectStore, catalog: ModelCatalog, today: date
+    project_id: str,
+    changes: dict[str, Any],
+    projects: ProjectStore,
+    catalog: ModelCatalog,
+    today: date,
+    default_provider: Provider = LEGACY_PROVIDER,
 ) -> dict[str, Any]:
-    """Store the merged configuration, or raise InvalidInput (nothing stored) with a problem per field."""
-    current = (projects.get_project(project_id) or {}).get("config") or ProjectConfig().model_dump(mode="json")
-    config = _validated(_merge(current, changes))
+    """Store the merged configuration, or raise InvalidInput (nothing stored) with a problem per field.
+    A new project starts from the defaults of `default_provider` (the stack's DefaultProvider)."""
+    stored = (projects.get_project(project_id) or {}).get("config")
+    config = _validated(_merge(_current(stored, changes, default_provider), changes))
     verdict = model_verdict(config, catalog, today)
     if not verdict.trainable:
         problems = [{"field": "base_model", "message": m} for m in _model_problems(config, verdict, catalog, today)]

@@ -115,7 +115,13 @@ def start_claimed_run(
     snapshot = config.model_dump(mode="json")
     try:
         created = services.runs.create_run(
-            run_id, project_id, status=RunStatus.STARTED.value, config=snapshot, labels_consumed=consumed, **attributes
+            run_id,
+            project_id,
+            status=RunStatus.STARTED.value,
+            config=snapshot,
+            provider=config.provider,  # also for the steps that get only the run id (its end, completion events)
+            labels_consumed=consumed,
+            **attributes,
         )
         if not created and (services.runs.get_run(run_id) or {}).get("status") in FINISHED:
             services.projects.release_run(project_id, run_id, return_labels=consumed)

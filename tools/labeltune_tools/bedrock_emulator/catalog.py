@@ -62,7 +62,8 @@ class HyperParameter:
 HYPERPARAMETERS: dict[str, HyperParameter] = {
     "epochCount": HyperParameter("epochCount", int, 1, 5, "2"),
     "learningRate": HyperParameter("learningRate", float, 1e-6, 1e-4, "0.00001"),
-    "learningRateWarmupSteps": HyperParameter("learningRateWarmupSteps", int, 0, 20, "10"),
+    # 0-100 on the current Bedrock page (cm-hp-nova-mm); an older Nova guide page said 0-20.
+    "learningRateWarmupSteps": HyperParameter("learningRateWarmupSteps", int, 0, 100, "10"),
     "batchSize": HyperParameter("batchSize", int, 1, 256, None),  # checked when given; no default reported
 }
 

@@ -5,6 +5,11 @@ train.jsonl, validation.jsonl, eval.jsonl, rejected.ndjson and report.json in DI
 project configuration file in the per-project schema (ProjectConfig, as JSON; or the project record the
 API returns, whose "config" it reads). Prints counts and estimates only, never a row's content.
 
+`--provider openai|bedrock` overrides the configuration's provider (train.jsonl and validation.jsonl are
+then in that provider's format: OpenAI's chat format, or Bedrock's bedrock-conversation-2024 for Amazon
+Nova); `--base-model` overrides its base model. Without `--base-model`, a provider other than the
+configuration's gets its own default model (the configuration's model belongs to the other provider).
+
 Exit status: 0 when the dataset can be trained on, 1 when it cannot (too few examples: see the report's
 problems), 2 when the command could not run (unreadable export or configuration).
 """
@@ -24,7 +29,7 @@ from labeltune.dataset import DatasetReport, DirectorySink, build_dataset, load_
 from labeltune.dataset.builder import FILES, iter_export_lines
 from labeltune.dataset.pricing import PriceTableError
 from labeltune.dataset.tokens import EncodingUnavailable
-from labeltune.domain.project_config import ProjectConfig
+from labeltune.domain.project_config import LEGACY_PROVIDER, PROVIDERS, ProjectConfig
 
 PEEK_LINES = 1000
 
@@ -33,10 +38,26 @@ class UsageError(Exception):
     """Something the user must fix in the command line or its input files (exit status 2)."""
 
 
-def load_config(path: Path | None) -> tuple[ProjectConfig, str | None]:
-    """(the configuration, the project id the file names, if any)."""
-    if path is None:
-        return ProjectConfig(), None
+def load_config(
+    path: Path | None, *, provider: str | None = None, base_model: str | None = None
+) -> tuple[ProjectConfig, str | None]:
+    """(the configuration, the project id the file names, if any), with the command line's overrides."""
+    data, project_id = _read_config(path) if path is not None else ({}, None)
+    if provider is not None:
+        if data.get("provider", LEGACY_PROVIDER) != provider:
+            data.pop("base_model", None)  # the file's model is the other provider's: this one's default applies
+        data["provider"] = provider
+    if base_model is not None:
+        data["base_model"] = base_model
+    try:
+        return ProjectConfig.model_validate(data), project_id
+    except ValidationError as error:
+        where = f"the configuration {path}" if path is not None else "the configuration"
+        raise UsageError(f"{where} is not valid:\n{error}") from error
+
+
+def _read_config(path: Path) -> tuple[dict[str, Any], str | None]:
+    """The configuration file's object (a project record's "config"), and the project id it names."""
     try:
         text = path.read_text(encoding="utf-8")
         if path.suffix.lower() in (".yaml", ".yml"):
@@ -53,10 +74,7 @@ def load_config(path: Path | None) -> tuple[ProjectConfig, str | None]:
         data = data["config"]
     if not isinstance(data, dict):
         raise UsageError(f"the configuration {path} is not a JSON object")
-    try:
-        return ProjectConfig.model_validate(data), project_id
-    except ValidationError as error:
-        raise UsageError(f"the configuration {path} is not valid:\n{error}") from error
+    return dict(data), project_id
 
 
 def infer_project(lines: Iterable[bytes]) -> str:
@@ -82,7 +100,7 @@ def _fmt(value: float) -> str:
 
 def summary(report: DatasetReport, export: Path, out_dir: Path) -> list[str]:
     """Human-readable lines: counts, token statistics and estimates (no content)."""
-    examples, training, cost = report.examples, report.training, report.cost
+    examples, training, cost, bedrock = report.examples, report.training, report.cost, report.bedrock
     reasons = ", ".join(f"{reason} {n}" for reason, n in report.rejected_by_reason.items()) or "none"
     lines = [
         f"dataset for project {report.project_id}: {report.rows_read} rows read from {export}",
@@ -90,17 +108,29 @@ def summary(report: DatasetReport, export: Path, out_dir: Path) -> list[str]:
         f"{examples['eval']} eval (held out)",
         f"  rejected:  {report.rejected} ({reasons}); duplicates removed: {report.duplicates_removed}",
     ]
+    if bedrock is not None:
+        lines += [
+            f"  format:    {bedrock.training_format} (train.jsonl, validation.jsonl); eval.jsonl in the neutral chat "
+            "format",
+            f"  validation: {bedrock.validation}",
+            f"  speaker labels rewritten: {bedrock.speaker_labels_rewritten} in "
+            f"{bedrock.examples_with_speaker_labels_rewritten} chats ('User:' -> 'User -')",
+        ]
     train = report.tokens_per_example.get("train")
     if train is not None:
+        limit = f"{report.max_tokens_per_example:,}" if report.max_tokens_per_example is not None else "not published"
+        estimate = " (estimates: Nova's tokenizer is not public)" if bedrock is not None else ""
         lines.append(
             f"  tokens:    {report.token_encoding} for {report.base_model}; per training example min {train.min}, "
-            f"mean {_fmt(train.mean)}, p95 {_fmt(train.p95)}, max {train.max} (limit {report.max_tokens_per_example:,})"
+            f"mean {_fmt(train.mean)}, p95 {_fmt(train.p95)}, max {train.max} (limit {limit}){estimate}"
         )
     lines.append(
         f"  training:  {training.billing_tokens_per_epoch:,} tokens x {training.n_epochs} epochs "
         f"({training.n_epochs_source}) = {training.billable_tokens:,} billable tokens (estimate)"
     )
-    if cost.estimated_usd is not None:
+    if cost.parts is not None:
+        lines += [f"  cost:      {part.part}: {part.estimate} ({part.priced_as})" for part in cost.parts]
+    elif cost.estimated_usd is not None:
         lines.append(
             f"  cost:      ~{cost.estimated_usd:,.2f} {cost.currency} at "
             f"{cost.price_per_1m_training_tokens:,.2f} per 1M training tokens "
@@ -119,7 +149,9 @@ def build(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.
     try:
         if not export.is_file():
             raise UsageError(f"no export file at {export}")
-        config, config_project = load_config(Path(args.config) if args.config else None)
+        config, config_project = load_config(
+            Path(args.config) if args.config else None, provider=args.provider, base_model=args.base_model
+        )
         project_id = args.project or config_project or infer_project(iter_export_lines(export))
         price_table = load_price_table(args.price_table)
         with DirectorySink(out_dir) as sink:
@@ -147,6 +179,14 @@ def register(sub: Any) -> None:
     command.add_argument("--out", required=True, help="directory for the outputs (created if missing)")
     command.add_argument("--config", help="project configuration file (ProjectConfig JSON, or YAML)")
     command.add_argument("--project", help="Labelbox project id (default: the one the export's rows name)")
+    command.add_argument(
+        "--provider",
+        choices=PROVIDERS,
+        help="fine-tuning provider whose format train.jsonl and validation.jsonl are in (overrides --config's)",
+    )
+    command.add_argument(
+        "--base-model", help="base model id (overrides --config's; default: the provider's default model)"
+    )
     command.add_argument(
         "--price-table", help="training price table JSON (default: $LABELTUNE_PRICE_TABLE, else the packaged one)"
     )

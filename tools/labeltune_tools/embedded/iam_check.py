@@ -15,7 +15,7 @@ from typing import Any
 from labeltune_tools.embedded.lambda_runtime import AwsCall
 
 ACCOUNT_ID = "123456789012"
-SERVICE_PREFIX = {"stepfunctions": "states"}
+SERVICE_PREFIX = {"stepfunctions": "states", "bedrock-runtime": "bedrock"}
 # Operations whose IAM action is not "<prefix>:<OperationName>".
 ACTION_OVERRIDES = {
     ("s3", "CreateMultipartUpload"): "s3:PutObject",
@@ -25,6 +25,8 @@ ACTION_OVERRIDES = {
     ("s3", "HeadObject"): "s3:GetObject",
     ("s3", "ListObjectsV2"): "s3:ListBucket",
     ("s3", "HeadBucket"): "s3:ListBucket",
+    # Converse is authorised as InvokeModel (Bedrock user guide, "Converse API").
+    ("bedrock-runtime", "Converse"): "bedrock:InvokeModel",
 }
 
 
@@ -61,7 +63,36 @@ def iam_resource(call: AwsCall, region: str) -> str:
         return str(params.get("stateMachineArn") or params.get("executionArn") or "*")
     if call.service == "lambda":
         return f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{params['FunctionName']}"
+    if call.service in ("bedrock", "bedrock-runtime"):
+        return _bedrock_resource(call, region)
     return "*"
+
+
+def _bedrock_resource(call: AwsCall, region: str) -> str:
+    """The Bedrock resource a call names: a job, a custom model, a deployment, or the model Converse asks (a
+    foundation model by id, a cross-Region profile such as `us.amazon.nova-...`, or an ARN)."""
+    params = call.params
+    prefix = f"arn:aws:bedrock:{region}:{ACCOUNT_ID}"
+    if call.operation == "CreateModelCustomizationJob":
+        return f"{prefix}:model-customization-job/{params['jobName']}"
+    if "jobIdentifier" in params:
+        return _arn_or(str(params["jobIdentifier"]), f"{prefix}:model-customization-job/")
+    if call.operation == "CreateCustomModelDeployment":
+        return str(params["modelArn"])
+    if "customModelDeploymentIdentifier" in params:
+        return _arn_or(str(params["customModelDeploymentIdentifier"]), f"{prefix}:custom-model-deployment/")
+    if call.operation == "Converse":
+        model = str(params["modelId"])
+        if model.startswith("arn:"):
+            return model
+        if model.split(".", 1)[0] in ("us", "eu", "apac", "global"):
+            return f"{prefix}:inference-profile/{model}"
+        return f"arn:aws:bedrock:{region}::foundation-model/{model}"
+    return "*"  # the List operations take no resource
+
+
+def _arn_or(identifier: str, arn_prefix: str) -> str:
+    return identifier if identifier.startswith("arn:") else arn_prefix + identifier
 
 
 def is_allowed(documents: Iterable[Mapping[str, Any]], action: str, resource: str) -> bool:
@@ -89,7 +120,20 @@ def iam_requests(call: AwsCall, region: str) -> list[tuple[str, str]]:
             table = f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{body['TableName']}"
             pairs.append((f"dynamodb:{_TRANSACT_ACTIONS.get(kind, 'GetItem')}", table))
         return pairs
-    return [(iam_action(call), iam_resource(call, region))]
+    pairs = [(iam_action(call), iam_resource(call, region))]
+    params, prefix = call.params, f"arn:aws:bedrock:{region}:{ACCOUNT_ID}"
+    if call.service == "bedrock" and call.operation == "CreateModelCustomizationJob":
+        # Authorised on the job, the custom model it makes and the base model it customizes; and the job runs
+        # as the role the caller passes.
+        base = str(params["baseModelIdentifier"])
+        model = base if base.startswith("arn:") else f"arn:aws:bedrock:{region}::foundation-model/{base}"
+        action = "bedrock:CreateModelCustomizationJob"
+        pairs += [(action, f"{prefix}:custom-model/{params['customModelName']}"), (action, model)]
+        pairs.append(("iam:PassRole", str(params["roleArn"])))
+    if call.service == "bedrock" and call.operation == "CreateCustomModelDeployment":
+        action = "bedrock:CreateCustomModelDeployment"  # on the model it serves and the deployment it makes
+        pairs.append((action, f"{prefix}:custom-model-deployment/{params['modelDeploymentName']}"))
+    return pairs
 
 
 def denied_calls(

@@ -63,6 +63,24 @@ class AwsCall:
     params: Mapping[str, Any]
 
 
+@dataclass
+class Crash:
+    """An injected failure of a function's invocations (see InProcessLambdaRuntime.crash_next)."""
+
+    function: str
+    times: int
+    error_type: str
+    message: str
+    after_handler: bool
+    when: Callable[[Any], bool] | None
+
+
+class InjectedCrash(Exception):
+    def __init__(self, crash: Crash) -> None:
+        super().__init__(crash.message)
+        self.crash = crash
+
+
 class InProcessLambdaRuntime:
     """Installs the moto patch; one instance per process."""
 
@@ -78,6 +96,35 @@ class InProcessLambdaRuntime:
         self._last: str | None = None
         self._original: Callable[..., Any] | None = None
         self._hooked = False
+        self._crashes: list[Crash] = []
+
+    # -- fault injection ------------------------------------------------------------------------------
+    def crash_next(
+        self,
+        function: str,
+        *,
+        times: int = 1,
+        error_type: str = "Sandbox.Timedout",
+        message: str = "Task timed out after 900.00 seconds",
+        after_handler: bool = False,
+        when: Callable[[Any], bool] | None = None,
+    ) -> None:
+        """The next `times` invocations of a function whose name contains `function` (and whose event passes
+        `when`) fail as Lambda reports a crash: before the handler runs, or, with `after_handler`, after it did
+        its work (a timeout after side effects). The default is how a function timeout surfaces, which the state
+        machine does not retry."""
+        with self._gate:
+            self._crashes.append(Crash(function, times, error_type, message, after_handler, when))
+
+    def _crash_for(self, function_name: str, event: Any) -> Crash | None:
+        with self._gate:
+            for crash in self._crashes:
+                if crash.function in function_name and (crash.when is None or crash.when(event)):
+                    crash.times -= 1
+                    if crash.times <= 0:
+                        self._crashes.remove(crash)
+                    return crash
+        return None
 
     # -- environment ----------------------------------------------------------------------------------
     def enter_function(self, name: str, variables: Mapping[str, str]) -> None:
@@ -189,10 +236,20 @@ class InProcessLambdaRuntime:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
             **fn.environment_vars,
         }
+        crash = self._crash_for(fn.function_name, event)
+        if crash is not None and not crash.after_handler:
+            self.invocations.append((fn.function_name, True))
+            return json.dumps({"errorMessage": crash.message, "errorType": crash.error_type}), True, ""
         with self.function_environment(fn.function_name, variables):
             try:
                 handler = getattr(importlib.import_module(module_name), attribute)
                 result = handler(event, context)
+                if crash is not None:
+                    raise InjectedCrash(crash)
+            except InjectedCrash as injected:
+                self.invocations.append((fn.function_name, True))
+                crashed = {"errorMessage": injected.crash.message, "errorType": injected.crash.error_type}
+                return json.dumps(crashed), True, ""
             except Exception as error:
                 self.invocations.append((fn.function_name, True))
                 payload = {

@@ -84,6 +84,7 @@ class LocalResources:
     function_names: dict[str, str] = field(default_factory=dict)  # logical id -> function name
     function_environment: dict[str, dict[str, str]] = field(default_factory=dict)
     role_policies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # function name -> documents
+    role_documents: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # role logical id -> documents
     secret_values: dict[str, str] = field(default_factory=dict)  # logical id -> value
     routes: list[tuple[str, str, str]] = field(default_factory=list)  # (METHOD, path, authorizer)
     not_emulated: dict[str, str] = field(default_factory=dict)
@@ -374,7 +375,7 @@ def build_resources(
     for logical_id, _props in by_type.pop("AWS::Logs::LogGroup", []):
         clients["logs"].create_log_group(logGroupName=resources.ref(logical_id))
 
-    role_documents: dict[str, list[dict[str, Any]]] = {}
+    role_documents = resources.role_documents
     for logical_id, props in by_type.pop("AWS::IAM::Role", []):
         props = resolver.resolve(props)
         role_name = resources.ref(logical_id)

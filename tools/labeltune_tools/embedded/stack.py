@@ -1,8 +1,11 @@
-"""The embedded local stack: moto (AWS), the OpenAI emulator, and the API under uvicorn, in one process.
+"""The embedded local stack: moto (AWS), the OpenAI and Bedrock emulators, and the API under uvicorn, in one
+process.
 
 Nothing here talks to a real service. moto runs the real state machine definition and invokes the
-real handlers in process; the API is the same Powertools app the Lambda uses; OpenAI is our
-emulator; Labelbox is replaced by an export file uploaded to the bucket (the `s3` label source).
+real handlers in process; the API is the same Powertools app the Lambda uses; OpenAI and Amazon Bedrock
+are our emulators (boto3 reaches the Bedrock one through AWS_ENDPOINT_URL_BEDROCK and
+AWS_ENDPOINT_URL_BEDROCK_RUNTIME); Labelbox is replaced by an export file uploaded to the bucket (the `s3`
+label source).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 import boto3
 
 from labeltune.adapters.s3_export import export_snapshot_key
+from labeltune_tools.bedrock_emulator import BedrockEmulator
 from labeltune_tools.embedded.lambda_runtime import RUNTIME, tooling_session
 from labeltune_tools.embedded.moto_dynamodb import make_moto_dynamodb_atomic
 from labeltune_tools.embedded.resources import LocalResources, build_resources
@@ -43,6 +47,7 @@ EMULATED = {
     "Lambda runtime": "real handlers imported and called in process",
     "API Gateway HTTP API": "uvicorn serving the same Powertools app",
     "OpenAI API": "labeltune's emulator (deterministic stand-in models, not real model quality)",
+    "Amazon Bedrock (Nova customization, deployments, Converse)": "labeltune's Bedrock emulator (stand-in models)",
     "Labelbox": "an export file uploaded to the bucket instead of a Labelbox export",
 }
 
@@ -66,7 +71,9 @@ HOST = "127.0.0.1"
 # How long each server may take to come up before the stack gives up (instead of waiting forever).
 START_TIMEOUT_SECONDS = 10.0
 # The StackOptions fields naming ports, in the order the servers start.
-PORT_SETTINGS = ("moto_port", "emulator_port", "api_port")
+PORT_SETTINGS = ("moto_port", "emulator_port", "bedrock_port", "api_port")
+# The emulators bind their own ports: claim_ports only checks those are free.
+SELF_BINDING = ("emulator_port", "bedrock_port")
 
 
 def free_port() -> int:
@@ -142,13 +149,14 @@ def claim_ports(options: StackOptions) -> dict[str, socket.socket]:
             port = int(getattr(options, setting))
             if port and port in claimed:
                 raise PortInUse(setting, port, also=claimed[port])
-            if setting == "emulator_port" and not port:
+            if setting in SELF_BINDING and not port:
                 continue
             sockets[setting] = listen_socket(setting, port)
             claimed[port] = setting
-        emulator_check = sockets.pop("emulator_port", None)
-        if emulator_check is not None:
-            emulator_check.close()
+        for setting in SELF_BINDING:
+            check = sockets.pop(setting, None)
+            if check is not None:
+                check.close()
     except BaseException:
         for sock in sockets.values():
             sock.close()
@@ -188,12 +196,18 @@ class StackOptions:
     api_port: int = 0
     moto_port: int = 0
     emulator_port: int = 0
+    bedrock_port: int = 0
+    # Emulated Bedrock: how long a customization job trains and a custom model deployment takes to be Active.
+    bedrock_job_seconds: float = 3.0
+    bedrock_deployment_seconds: float = 1.0
+    # The provider of a project configured without one (the template's DefaultProvider).
+    default_provider: str = "bedrock"
     # Real services instead of the stand-ins (keys go into the local Secrets Manager, never the environment
     # of the functions). A real OpenAI key creates real, paid fine-tuning jobs.
     openai_api_key: str | None = None
     labelbox_api_key: str | None = None
     # Extra environment variables for every function, over the template's and the local ones (e.g.
-    # {"OPENAI_TIMEOUT_SECONDS": "2", "JOB_CREATE_SETTLE_SECONDS": "20"} to scale timeouts down in a test).
+    # {"PROVIDER_TIMEOUT_SECONDS": "2", "JOB_CREATE_SETTLE_SECONDS": "20"} to scale timeouts down in a test).
     function_environment: dict[str, str] = field(default_factory=dict)
 
     def emulated(self) -> dict[str, str]:
@@ -274,6 +288,7 @@ class EmbeddedStack:
         self.options = options or StackOptions()
         self.resources: LocalResources | None = None
         self.emulator: OpenAIEmulator | None = None
+        self.bedrock: BedrockEmulator | None = None
         self.moto_url = ""
         self.api_url = ""
         self._moto: Any = None
@@ -320,6 +335,7 @@ class EmbeddedStack:
         RUNTIME.install()
         make_moto_dynamodb_atomic()
         self.emulator = self._start_emulator()
+        self.bedrock = self._start_bedrock()
         secrets = dict(LOCAL_SECRETS)
         if self.options.openai_api_key:
             secrets["OpenAIApiKeySecret"] = self.options.openai_api_key
@@ -333,6 +349,7 @@ class EmbeddedStack:
                 "OpenAIBaseUrl": "" if self.options.openai_api_key else self.emulator.base_url,
                 "LabelSource": "labelbox" if self.options.labelbox_api_key else "s3",
                 "LogLevel": "WARNING",
+                "DefaultProvider": self.options.default_provider,
             },
             local_environment=self._local_environment(),
             local_secrets=secrets,
@@ -347,6 +364,9 @@ class EmbeddedStack:
         # Runs poll every few seconds here (emulated jobs take seconds): set in the functions' environment, below
         # the template's PollIntervalSeconds minimum, which bounds a deployed execution's history.
         environment = {**LOCAL_ENVIRONMENT, "POLL_INTERVAL_SECONDS": str(self.options.poll_interval_seconds)}
+        if self.bedrock is not None:  # boto3's per-service endpoints: Bedrock goes to the emulator, the rest to moto
+            environment["AWS_ENDPOINT_URL_BEDROCK"] = self.bedrock.endpoint_url
+            environment["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] = self.bedrock.endpoint_url
         if not self.options.openai_api_key:
             environment["MODEL_CATALOG_FILE"] = str(EMULATOR_CATALOG)
         return {**environment, **{key: str(value) for key, value in self.options.function_environment.items()}}
@@ -366,10 +386,35 @@ class EmbeddedStack:
             raise
         return emulator
 
+    def _start_bedrock(self) -> BedrockEmulator:
+        """The Bedrock emulator reads training data from moto's S3 over HTTP, on its own threads."""
+        from botocore.config import Config
+
+        port = self.options.bedrock_port
+        s3 = tooling_session(REGION).client(
+            "s3", endpoint_url=self.moto_url, config=Config(s3={"addressing_style": "path"})
+        )
+        bedrock = BedrockEmulator(
+            s3_client=s3,
+            job_duration_seconds=self.options.bedrock_job_seconds,
+            deployment_duration_seconds=self.options.bedrock_deployment_seconds,
+            region=REGION,
+            host=HOST,
+            port=port,
+        )
+        try:
+            bedrock.start()
+        except (OSError, OverflowError) as error:
+            raise _port_error("bedrock_port", port, error) from error
+        return bedrock
+
     def stop(self) -> None:
         if self._uvicorn is not None:
             self._uvicorn.should_exit = True
             self._uvicorn = None
+        if self.bedrock is not None:
+            self.bedrock.stop()
+            self.bedrock = None
         if self.emulator is not None:
             self.emulator.stop()
         if self._moto is not None:

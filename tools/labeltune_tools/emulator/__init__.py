@@ -8,5 +8,14 @@ See docs/emulator.md for what is emulated and how faithfully.
 
 from labeltune_tools.emulator.faults import FaultPlan, InjectedFault, Stall
 from labeltune_tools.emulator.server import Exchange, OpenAIEmulator
+from labeltune_tools.emulator.webhooks import WebhookDelivery, generate_webhook_secret
 
-__all__ = ["Exchange", "FaultPlan", "InjectedFault", "OpenAIEmulator", "Stall"]
+__all__ = [
+    "Exchange",
+    "FaultPlan",
+    "InjectedFault",
+    "OpenAIEmulator",
+    "Stall",
+    "WebhookDelivery",
+    "generate_webhook_secret",
+]

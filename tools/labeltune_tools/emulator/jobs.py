@@ -1,8 +1,9 @@
 """Fine-tuning job records: request validation, the wire shape, and the status timeline.
 
 A job's status is a pure function of wall-clock time since creation (plus cancellation and forced
-failures), so nothing runs in the background: every read advances the job to "now". The timeline
-splits `job_duration_seconds` into validating_files (20%), queued (20%) and running (60%).
+failures): every read advances the job to "now", and the server's lifecycle thread does the same when
+a phase ends, so a job finishes (and its webhook fires) even if nobody polls it. The timeline splits
+`job_duration_seconds` into validating_files (20%), queued (20%) and running (60%).
 """
 
 from __future__ import annotations

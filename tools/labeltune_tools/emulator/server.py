@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -25,6 +26,12 @@ from labeltune_tools.emulator.errors import ApiError, default_error_body
 from labeltune_tools.emulator.faults import FaultPlan, Stall
 from labeltune_tools.emulator.jobs import new_id
 from labeltune_tools.emulator.state import EmulatorState
+from labeltune_tools.emulator.webhooks import (
+    DEFAULT_RETRY_DELAYS,
+    DEFAULT_TIMEOUT_SECONDS,
+    WebhookDelivery,
+    WebhookSender,
+)
 
 log = logging.getLogger(__name__)
 _BEARER = re.compile(r"Bearer\s+\S+", re.IGNORECASE)
@@ -32,6 +39,8 @@ _NO_KEY = (
     "You didn't provide an API key. You need to provide your API key in an Authorization header "
     "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
 )
+# The lifecycle thread re-checks at least this often: a safety net should the wall clock jump.
+_LIFECYCLE_MAX_SLEEP = 1.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # idle keep-alive connections must not block stop()
     allow_reuse_address = True
+    # socketserver's default backlog of 5 overflows when a burst of clients connect at once (a load test,
+    # 8 SDK threads): the kernel drops the extra SYNs and those clients reconnect only after 1 s.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], emulator: OpenAIEmulator) -> None:
         self.emulator = emulator
@@ -186,6 +198,12 @@ class OpenAIEmulator:
         port: int = 0,
         faults: FaultPlan | None = None,
         max_recorded_exchanges: int = 10_000,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        drop_webhooks: bool = False,
+        duplicate_webhooks: bool = False,
+        webhook_retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
+        webhook_timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
         self.host = host
         self._requested_port = port
@@ -194,9 +212,21 @@ class OpenAIEmulator:
         self._api = Api(self.state)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._lifecycle: threading.Thread | None = None
         self._exchanges: deque[Exchange] = deque(maxlen=max_recorded_exchanges)
         self._exchanges_lock = threading.Lock()
         self._stopping = threading.Event()  # wakes stalled requests on stop()
+        self._lifecycle_wake = threading.Event()  # a job was created (or stop()): recompute the next transition
+        self._webhooks = WebhookSender(
+            url=webhook_url,
+            secret=webhook_secret,
+            drop=drop_webhooks,
+            duplicate=duplicate_webhooks,
+            retry_delays=webhook_retry_delays,
+            timeout_seconds=webhook_timeout_seconds,
+        )
+        self.state.on_job_created = self._lifecycle_wake.set
+        self.state.on_job_finished = self._webhooks.emit
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -213,6 +243,11 @@ class OpenAIEmulator:
             daemon=True,
         )
         self._thread.start()
+        self._webhooks.start()
+        self._lifecycle = threading.Thread(
+            target=self._run_lifecycle, name=f"openai-emulator-lifecycle:{self.port}", daemon=True
+        )
+        self._lifecycle.start()
         return self
 
     def stop(self) -> None:
@@ -221,12 +256,16 @@ class OpenAIEmulator:
         if server is None:
             return
         self._stopping.set()
+        self._lifecycle_wake.set()
         server.shutdown()
         server.close_connections()
         server.server_close()
         if thread is not None:
             thread.join(timeout=5)
-        self._server = self._thread = None
+        if self._lifecycle is not None:
+            self._lifecycle.join(timeout=5)
+        self._webhooks.stop()
+        self._server = self._thread = self._lifecycle = None
 
     def __enter__(self) -> OpenAIEmulator:
         return self.start()
@@ -246,6 +285,21 @@ class OpenAIEmulator:
     def base_url(self) -> str:
         """What to pass as `OpenAI(base_url=...)`."""
         return f"http://{self.host}:{self.port}/v1"
+
+    def _run_lifecycle(self) -> None:
+        """Advance jobs as their phases end, so they finish (and send webhooks) though nobody polls them.
+
+        Sleeps until the next transition is due, or until a job is created; nothing to do is a sleep,
+        not a poll loop.
+        """
+        while not self._stopping.is_set():
+            self._lifecycle_wake.clear()  # before advancing: a job created meanwhile wakes the wait below
+            try:
+                due = self.state.advance_due()
+            except Exception:
+                log.exception("emulator lifecycle tick failed")
+                due = None
+            self._lifecycle_wake.wait(_LIFECYCLE_MAX_SLEEP if due is None else min(due, _LIFECYCLE_MAX_SLEEP))
 
     # -- request handling ------------------------------------------------------------------------
 
@@ -289,6 +343,96 @@ class OpenAIEmulator:
     def clear_exchanges(self) -> None:
         with self._exchanges_lock:
             self._exchanges.clear()
+
+    # -- webhooks --------------------------------------------------------------------------------
+    # Configuration may change while running; an event uses the configuration of its emission.
+
+    @property
+    def webhook_url(self) -> str | None:
+        """Where events are POSTed; None: events are recorded in `webhook_events` and sent nowhere."""
+        return self._webhooks.url
+
+    @webhook_url.setter
+    def webhook_url(self, value: str | None) -> None:
+        self._webhooks.url = value
+
+    @property
+    def webhook_secret(self) -> str:
+        """The endpoint's `whsec_` secret (generated when none was given): give it to `OpenAI(webhook_secret=)`."""
+        return self._webhooks.secret
+
+    @webhook_secret.setter
+    def webhook_secret(self, value: str) -> None:
+        self._webhooks.secret = value
+
+    @property
+    def drop_webhooks(self) -> bool:
+        """Record events as dropped and never send them: the lost-event case a polling fallback must cover."""
+        return self._webhooks.drop
+
+    @drop_webhooks.setter
+    def drop_webhooks(self, value: bool) -> None:
+        self._webhooks.drop = value
+
+    @property
+    def duplicate_webhooks(self) -> bool:
+        """Deliver every event twice (same webhook-id and event id), as OpenAI may: receivers must be idempotent."""
+        return self._webhooks.duplicate
+
+    @duplicate_webhooks.setter
+    def duplicate_webhooks(self, value: bool) -> None:
+        self._webhooks.duplicate = value
+
+    @property
+    def webhook_retry_delays(self) -> tuple[float, ...]:
+        """Seconds before each retry of a delivery not answered 2xx; attempts = 1 + len(delays)."""
+        return self._webhooks.retry_delays
+
+    @webhook_retry_delays.setter
+    def webhook_retry_delays(self, value: Sequence[float]) -> None:
+        self._webhooks.retry_delays = value
+
+    @property
+    def webhook_timeout_seconds(self) -> float:
+        """How long one delivery attempt waits for the receiver before it counts as failed."""
+        return self._webhooks.timeout_seconds
+
+    @webhook_timeout_seconds.setter
+    def webhook_timeout_seconds(self, value: float) -> None:
+        self._webhooks.timeout_seconds = value
+
+    @property
+    def webhook_events(self) -> list[dict[str, Any]]:
+        """Every event emitted, once per terminal transition, whether sent, dropped or with no endpoint."""
+        return self._webhooks.events
+
+    @property
+    def sent_webhook_events(self) -> list[dict[str, Any]]:
+        """Events the receiver acknowledged (2xx), in that order; twice each with `duplicate_webhooks`."""
+        return self._webhooks.sent
+
+    @property
+    def dropped_webhook_events(self) -> list[dict[str, Any]]:
+        """Events lost on purpose by `drop_webhooks`."""
+        return self._webhooks.dropped
+
+    @property
+    def webhook_deliveries(self) -> list[WebhookDelivery]:
+        """Every delivery attempt (event, attempt number, status or error, time), in the order they ended."""
+        return self._webhooks.deliveries
+
+    @property
+    def webhooks_in_flight(self) -> int:
+        """Deliveries still being attempted or waiting to retry."""
+        return self._webhooks.in_flight
+
+    def wait_for_webhooks(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """Wait until `count` events were acknowledged; returns `sent_webhook_events`, TimeoutError if not."""
+        return self._webhooks.wait_for_sent(count, timeout)
+
+    def clear_webhooks(self) -> None:
+        """Forget recorded webhook events and attempts (deliveries in flight go on)."""
+        self._webhooks.clear()
 
     # -- test helpers ----------------------------------------------------------------------------
 

@@ -2,10 +2,16 @@
 
 The HTTP server is threaded, so every public method takes the lock and returns plain dicts
 (snapshots), never live records.
+
+Two hooks let the server react to jobs without polling them: `on_job_created` (wake the lifecycle
+thread, which calls `advance_due`) and `on_job_finished` (emit the webhook event). Both are called
+with the lock held, so no reader can see a terminal status before its event exists; they must be
+quick and must not call back into the state.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import threading
@@ -19,6 +25,11 @@ from labeltune_tools.emulator.behaviour import NearestExampleModel
 from labeltune_tools.emulator.catalog import BASE_MODELS, resolve_base
 from labeltune_tools.emulator.errors import ApiError, invalid_request, not_found
 from labeltune_tools.emulator.jobs import FT_MODEL_OWNER, ORGANIZATION_ID, Job, JobRequest, new_id
+
+log = logging.getLogger(__name__)
+
+JobFinished = Callable[[str, str, float], None]
+"""`on_job_finished(job_id, status, at)`: status is succeeded, failed or cancelled; `at` the transition time."""
 
 FILE_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data")
 MAX_PAGE = 100
@@ -122,6 +133,8 @@ class EmulatorState:
         self._files: dict[str, StoredFile] = {}
         self._jobs: dict[str, Job] = {}
         self._models: dict[str, FineTunedModel] = {}
+        self.on_job_created: Callable[[], None] | None = None
+        self.on_job_finished: JobFinished | None = None
 
     def now(self) -> float:
         """The emulator's clock (wall time unless a test injected another)."""
@@ -245,6 +258,8 @@ class EmulatorState:
             job.add_event(job.created, f"Created fine-tuning job: {job.id}")
             self._jobs[job.id] = job
             self._advance(job, self._clock())
+            if self.on_job_created is not None:
+                self.on_job_created()
             return job.to_api()
 
     def _job(self, job_id: str) -> Job:
@@ -293,6 +308,7 @@ class EmulatorState:
             job.status = "cancelled"
             job.finished_at = int(now)
             job.add_event(now, "Fine-tuning job cancelled")
+            self._finished(job, now)
             return job.to_api()
 
     def fail_job(self, job_id: str, *, code: str, message: str, param: str | None = None) -> dict[str, Any]:
@@ -305,6 +321,19 @@ class EmulatorState:
             return job.to_api()
 
     # -- lifecycle -----------------------------------------------------------------------------
+
+    def advance_due(self) -> float | None:
+        """Advance every job to now; seconds until the next transition is due (None: every job is finished).
+
+        What the server's lifecycle thread calls, so that jobs finish (and their webhooks fire) on time
+        even when nobody reads them. Statuses stay a pure function of time: a read would have applied
+        the same transitions at the same timestamps.
+        """
+        with self._lock:
+            now = self._clock()
+            self._advance_all()
+            ends = [end for job in self._jobs.values() if (end := job.phase_end()) is not None]
+        return max(0.0, min(ends) - now) if ends else None
 
     def _advance_all(self) -> None:
         now = self._clock()
@@ -330,6 +359,16 @@ class EmulatorState:
         job.error = {"code": code, "message": message, "param": param}
         job.finished_at = int(at)
         job.add_event(at, message, level="error")
+        self._finished(job, at)
+
+    def _finished(self, job: Job, at: float) -> None:
+        """Report a terminal transition; a broken listener is logged, never turned into an API error."""
+        if self.on_job_finished is None:
+            return
+        try:
+            self.on_job_finished(job.id, job.status, at)
+        except Exception:
+            log.exception("on_job_finished failed for %s (%s)", job.id, job.status)
 
     def _finish_validation(self, job: Job, at: float) -> None:
         # The content read at creation: a file deleted since then does not break the job.
@@ -373,6 +412,7 @@ class EmulatorState:
             id=name, created=int(at), base=job.base_snapshot, behaviour=NearestExampleModel(job.examples)
         )
         job.add_event(at, f"The job has successfully completed. New fine-tuned model created: {name}")
+        self._finished(job, at)
 
     # -- models --------------------------------------------------------------------------------
 
