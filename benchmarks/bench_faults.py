@@ -188,7 +188,7 @@ def main() -> int:
         seed=args.seed,
     )
     options = StackOptions(
-        poll_interval_seconds=1,
+        fallback_check_seconds=5,
         job_duration_seconds=args.job_duration,
         function_environment={
             "PROVIDER_TIMEOUT_SECONDS": f"{CLIENT_TIMEOUT_SECONDS:g}",

@@ -92,7 +92,7 @@ def main() -> int:
 
     deliveries, unique, malformed = plan(args.deliveries, args.seed)
     expected_runs = unique // args.min_new_labels
-    with EmbeddedStack(options=StackOptions(poll_interval_seconds=1, job_duration_seconds=1.0)) as stack:
+    with EmbeddedStack(options=StackOptions(job_duration_seconds=1.0)) as stack:
         assert stack.resources is not None
         project = f"bench-{uuid.uuid4().hex[:8]}"
         stack.upload_export(project, EXPORT)  # rows are filed under the demo project: runs fail fast, which is fine

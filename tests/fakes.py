@@ -487,6 +487,30 @@ class RecordingStarter:
 
 
 @dataclass
+class RecordingCallbacks:
+    """WorkflowCallbacks with Step Functions' token rules: a token is waited on from `open_token` until it is
+    resumed once or `close`d (the state timed out); a resume of anything else is False. `resumed` keeps every
+    successful resume's (token, output)."""
+
+    open_tokens: set[str] = field(default_factory=set)
+    resumed: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def open_token(self, token: str) -> str:
+        self.open_tokens.add(token)
+        return token
+
+    def close(self, token: str) -> None:
+        self.open_tokens.discard(token)
+
+    def resume(self, token: str, output: Mapping[str, Any]) -> bool:
+        if token not in self.open_tokens:
+            return False
+        self.open_tokens.discard(token)
+        self.resumed.append((token, dict(output)))
+        return True
+
+
+@dataclass
 class DictWebhookSecrets:
     """WebhookSecrets over a dict of project id -> secret, and an optional stack-wide secret."""
 

@@ -27,6 +27,10 @@ class ModelNotTrainable(Exception):
     anything is exported or paid for, with the reason and the date."""
 
 
+class UnknownJob(Exception):
+    """The provider has no such fine-tuning job (not this account's, or deleted): an event about it is not a run's."""
+
+
 class ModelNotServed(Exception):
     """The tuned model could not be made callable (its deployment failed, or was not ready in time): the run
     fails with the provider's message, and its end deletes what was deployed."""

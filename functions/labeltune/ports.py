@@ -116,6 +116,15 @@ class WorkflowStarter(Protocol):
         ...
 
 
+class WorkflowCallbacks(Protocol):
+    """Resumes an execution that waits on a task token (a `.waitForTaskToken` state)."""
+
+    def resume(self, token: str, output: Mapping[str, Any]) -> bool:
+        """True when this call resumed the waiting state; False when the token is no longer waited on
+        (already resumed, timed out into a fallback check, or the execution ended)."""
+        ...
+
+
 class ExportService(Protocol):
     """An asynchronous label export: start it, look at it later, then stream its rows.
 

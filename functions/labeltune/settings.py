@@ -26,7 +26,9 @@ class Settings(BaseModel):
     projects_table_name: str | None = None
     idempotency_table_name: str | None = None
     state_machine_arn: str | None = None
-    poll_interval_seconds: int = Field(300, ge=1)
+    fallback_check_seconds: int = Field(
+        1800, ge=1, description="how long a run waits for the provider's event before it looks at the job itself"
+    )
     openai_base_url: str | None = None
     provider_timeout_seconds: float = Field(30, gt=0, le=600, description="per request; job creation gets twice this")
     job_create_settle_seconds: int = Field(
@@ -35,6 +37,7 @@ class Settings(BaseModel):
     label_source: Literal["labelbox", "s3"] = "labelbox"
     labelbox_api_key_secret_arn: str | None = None
     openai_api_key_secret_arn: str | None = None
+    openai_webhook_secret_arn: str | None = Field(None, description="the OpenAI webhook endpoint's whsec_ secret")
     deliveries_table_name: str | None = None
     webhook_secret_prefix: str | None = Field(None, description="each project's webhook secret is <prefix><id>")
     webhook_secret_arn: str | None = Field(None, description="the stack-wide webhook secret")
@@ -42,6 +45,9 @@ class Settings(BaseModel):
         "disabled", description="whether deliveries of projects without their own secret may use the stack's"
     )
     model_catalog_file: str | None = Field(None, description="another trainable-model catalog (the local stack's)")
+    live_model_catalog: bool = Field(
+        True, description="whether what OpenAI and Bedrock list now wins over the catalog file (catalog.live)"
+    )
     default_provider: Provider = Field("bedrock", description="the provider of a project configured without one")
     stack_name: str = Field("labeltune", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$", description="the stack's name")
     bedrock_job_role_arn: str | None = Field(None, description="the role Bedrock's customization jobs run as")

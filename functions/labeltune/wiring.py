@@ -23,13 +23,15 @@ if TYPE_CHECKING:
     from labeltune.ports import ChatModel, FineTuneProvider, ModelServing
 
 if TYPE_CHECKING:
+    from labeltune.adapters.cached_listings import CachedListings
     from labeltune.adapters.dynamodb_projects import DynamoProjectStore
     from labeltune.adapters.dynamodb_runs import DynamoRunStore
     from labeltune.adapters.idempotency import PowertoolsOnce
     from labeltune.adapters.openai_provider import OpenAIFineTuning
+    from labeltune.adapters.openai_webhooks import OpenAIWebhooks
     from labeltune.adapters.row_data_fetch import HttpsRowDataFetcher
     from labeltune.adapters.s3_store import S3ObjectStore
-    from labeltune.adapters.stepfunctions import StepFunctionsStarter
+    from labeltune.adapters.stepfunctions import StepFunctionsCallbacks, StepFunctionsStarter
     from labeltune.adapters.webhook_secrets import SecretsManagerWebhookSecrets
     from labeltune.catalog import ModelCatalog
     from labeltune.pipeline.trigger import TriggerServices
@@ -67,11 +69,34 @@ class Services:
         self.settings = settings
         self.clock = clock
 
-    @cached_property
+    @property
     def catalog(self) -> ModelCatalog:
+        """The dated catalog file; with LIVE_MODEL_CATALOG, what the providers list now wins over it
+        (labeltune.catalog.live), each listing cached for an hour and the file kept where one fails."""
+        if not self.settings.live_model_catalog:
+            return self.catalog_file
+        from labeltune.catalog.live import merge_live
+
+        return merge_live(self.catalog_file, self._model_listings.current(), self.clock().date())
+
+    @property
+    def catalog_file(self) -> ModelCatalog:
+        """The dated catalog file alone: what does not change with a provider's listing (record bounds, the id a
+        base model is called by)."""
         from labeltune.catalog import load_catalog
 
         return load_catalog(self.settings.model_catalog_file)
+
+    @cached_property
+    def _model_listings(self) -> CachedListings:
+        """OpenAI's and Bedrock's own model listings, kept per container (no SDK: see the adapters)."""
+        from labeltune.adapters.bedrock_models import BedrockModelListing
+        from labeltune.adapters.cached_listings import CachedListings
+        from labeltune.adapters.openai_models import OpenAIModelListing
+
+        arn, base_url = self.settings.openai_api_key_secret_arn, self.settings.openai_base_url
+        openai = OpenAIModelListing(lambda: read_secret(arn, "OpenAI API key"), base_url)
+        return CachedListings([openai, BedrockModelListing()], clock=self.clock)
 
     @cached_property
     def runs(self) -> DynamoRunStore:
@@ -201,7 +226,7 @@ class Services:
             runs=self.runs,
             starter=self.starter,
             secrets=self.webhook_secrets,
-            poll_interval_seconds=self.settings.poll_interval_seconds,
+            fallback_check_seconds=self.settings.fallback_check_seconds,
             clock=self.clock,
         )
 
@@ -212,6 +237,19 @@ class Services:
         if not self.settings.state_machine_arn:
             raise ConfigurationError("STATE_MACHINE_ARN is not set")
         return StepFunctionsStarter(self.settings.state_machine_arn)
+
+    @cached_property
+    def callbacks(self) -> StepFunctionsCallbacks:
+        from labeltune.adapters.stepfunctions import StepFunctionsCallbacks
+
+        return StepFunctionsCallbacks()
+
+    @cached_property
+    def openai_webhooks(self) -> OpenAIWebhooks:
+        from labeltune.adapters.openai_webhooks import OpenAIWebhooks
+
+        arn = self.settings.openai_webhook_secret_arn
+        return OpenAIWebhooks(self.openai.client, lambda: read_secret(arn, "OpenAI webhook"))
 
 
 @lru_cache(maxsize=16)

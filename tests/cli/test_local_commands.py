@@ -78,9 +78,9 @@ BAD_DEMO_OPTIONS = [
     (["--job-seconds", "nan"], "argument --job-seconds: must be a finite number of seconds above 0, not 'nan'"),
     (["--job-seconds", "inf"], "argument --job-seconds: must be a finite number of seconds above 0, not 'inf'"),
     (["--job-seconds", "soon"], "argument --job-seconds: not a number of seconds: 'soon'"),
-    (["--poll-interval", "0"], "argument --poll-interval: must be at least 1 second, not '0'"),
-    (["--poll-interval", "-2"], "argument --poll-interval: must be at least 1 second, not '-2'"),
-    (["--poll-interval", "1.5"], "argument --poll-interval: not a whole number of seconds: '1.5'"),
+    (["--fallback-check", "0"], "argument --fallback-check: must be at least 1 second, not '0'"),
+    (["--fallback-check", "-2"], "argument --fallback-check: must be at least 1 second, not '-2'"),
+    (["--fallback-check", "1.5"], "argument --fallback-check: not a whole number of seconds: '1.5'"),
     (["--moto-port", "70000"], "argument --moto-port: must be a port number from 0 to 65535"),
     (["--api-port", "-1"], "argument --api-port: must be a port number from 0 to 65535"),
     (["--emulator-port", "http"], "argument --emulator-port: not a port number: 'http'"),
@@ -158,10 +158,10 @@ def test_the_installed_console_script_refuses_bad_options() -> None:
         pytest.skip("no labeltune console script next to this Python")
     started = time.monotonic()
     result = subprocess.run(
-        [str(script), "demo", "--poll-interval", "0"], cwd=ROOT, capture_output=True, text=True, timeout=20
+        [str(script), "demo", "--fallback-check", "0"], cwd=ROOT, capture_output=True, text=True, timeout=20
     )
     assert result.returncode == 2
-    assert one_line(result.stderr) == "labeltune demo: argument --poll-interval: must be at least 1 second, not '0'"
+    assert one_line(result.stderr) == "labeltune demo: argument --fallback-check: must be at least 1 second, not '0'"
     assert time.monotonic() - started < 10
 
 

@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -22,12 +23,42 @@ ROOT = Path(__file__).resolve().parents[2]
 EXPORT = ROOT / "examples" / "labelbox_export.ndjson"
 
 
-def run(*args: str) -> tuple[int, str, str]:
+TODAY = date(2026, 11, 29)
+
+
+def run(*args: str, today: date = TODAY) -> tuple[int, str, str]:
     from labeltune_tools.cli import build_parser
 
     parsed = build_parser().parse_args(["dataset", "build", *args])
     out, err = io.StringIO(), io.StringIO()
-    return build_command(parsed, out, err), out.getvalue(), err.getvalue()
+    return build_command(parsed, out, err, today=today), out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("today", "expected"),
+    [
+        (date(2026, 11, 29), []),
+        (date(2026, 12, 20), ["warning:   openai stops accepting new fine-tuning jobs on 2027-01-06 (in 17 days)"]),
+        (
+            date(2027, 1, 6),
+            [
+                "PROBLEM:   openai stopped accepting new fine-tuning jobs on 2027-01-06 (a run would be refused "
+                "before exporting)"
+            ],
+        ),
+    ],
+)
+def test_the_base_models_dates_are_shown_with_warnings_near_them(
+    tmp_path: Path, today: date, expected: list[str]
+) -> None:
+    status, out, _ = run(str(EXPORT), "--out", str(tmp_path / "ds"), "--provider", "openai", today=today)
+    assert status == 0  # the dataset is built either way: the dates are the run's business
+    lines = [line.strip() for line in out.splitlines()]
+    assert "model:     openai gpt-4.1-mini-2025-04-14 (training closes 2027-01-06, shuts down 2027-01-14)" in lines
+    dated = [line for line in lines if line.startswith(("warning:   openai", "PROBLEM:"))]
+    assert [line for line in dated if "fine-tuning jobs" in line] == expected
+    bedrock = run(str(EXPORT), "--out", str(tmp_path / "nova"), "--provider", "bedrock", today=today)[1]
+    assert "model:     bedrock amazon.nova-micro-v1:0:128k (no closing date known)" in bedrock
 
 
 def test_builds_the_sample_export(tmp_path: Path) -> None:

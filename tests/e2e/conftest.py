@@ -22,7 +22,8 @@ PROJECT = "clx-support-summaries-demo"
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[EmbeddedStack]:
-    options = StackOptions(poll_interval_seconds=1, job_duration_seconds=2.0, default_provider="openai")
+    # Runs resume on the providers' events; a lost one is caught by the fallback check after 8 s.
+    options = StackOptions(job_duration_seconds=2.0, default_provider="openai", fallback_check_seconds=8)
     with EmbeddedStack(options=options) as local:
         local.upload_export(PROJECT, EXPORT)
         local.configure_project(PROJECT)

@@ -27,7 +27,9 @@ def test_labeltune_demo_succeeds_and_says_what_was_emulated() -> None:
     assert "Execution SUCCEEDED" in out
     assert "PrepareDataset -> StartFineTune" in out and "EvaluateModels -> RecordRunSuccess" in out
     assert "ROUGE-L (mean F)" in out and "PII leak rate" in out
-    assert "RESULT: run succeeded (on emulated services)" in out
+    # `make demo` runs both providers on one stack and compares them side by side.
+    assert "Side by side" in out and re.search(r"^  provider +\| openai +\| bedrock$", out, re.M)
+    assert "RESULT: all 2 runs succeeded (on emulated services)" in out
     # Output and logs carry ids and counts only: none of the sample chats' e-mail addresses or phone numbers.
     assert not re.search(r"[\w.+-]+@[\w-]+\.\w+", result.stdout + result.stderr)
     assert not re.search(r"\(\d{3}\) \d{3}-\d{4}", result.stdout + result.stderr)

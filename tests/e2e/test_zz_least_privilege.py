@@ -28,6 +28,15 @@ JUSTIFIED = {
     ("CheckFineTuneFunction", "bedrock:StopModelCustomizationJob", "model-customization-job"): "an extra job",
     ("ServeModelFunction", "bedrock:ListCustomModelDeployments", "*"): "a retried serve finds its deployment",
     ("EvaluateFunction", "bedrock:InvokeModel", "inference-profile/us.amazon.nova-"): "Nova 2 Lite's base model",
+    # The live model catalog is off on the local stack (its emulators stand in with real dates); the adapters are
+    # tested against the emulators in tests/adapters/test_model_listings.py.
+    ("ApiFunction", "bedrock:ListFoundationModels", "*"): "the live model catalog",
+    ("ApiFunction", "secretsmanager:GetSecretValue", "OpenAIApiKeySecret"): "the live model catalog (OpenAI)",
+    ("ExportLabelsFunction", "bedrock:ListFoundationModels", "*"): "the live model catalog",
+    ("ExportLabelsFunction", "secretsmanager:GetSecretValue", "OpenAIApiKeySecret"): "the live model catalog",
+    # Resumed by an event first, or by the fallback check first: both are tried, one of them finds the job.
+    ("BedrockJobEventsFunction", "bedrock:StopModelCustomizationJob", "model-customization-job"): "an extra job",
+    ("BedrockJobEventsFunction", "sqs:SendMessage", "UndeliveredEventsQueue"): "an event it could not handle",
 }
 
 

@@ -13,7 +13,7 @@ import pytest
 from aws_lambda_powertools.utilities import parser
 from pydantic import BaseModel, ValidationError
 
-from labeltune.handlers import events, execution_status
+from labeltune.handlers import bedrock_job_events, events, execution_status
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -33,6 +33,7 @@ MODELS: dict[str, tuple[Any, type[BaseModel]]] = {
         execution_status.RecordOutcomeInput,
         execution_status.ExecutionStatusChange,
     ),
+    "bedrock_job_events_completed.json": (bedrock_job_events.JobStateChange, bedrock_job_events.JobStateChange),
 }
 
 

@@ -24,6 +24,8 @@ EXPECTED_HANDLERS: dict[str, str] = {
     "ServeModelFunction": "labeltune.handlers.serve_model.handler",
     "EvaluateFunction": "labeltune.handlers.evaluate.handler",
     "RecordOutcomeFunction": "labeltune.handlers.record_outcome.handler",
+    "OpenAIJobEventsFunction": "labeltune.handlers.openai_job_events.handler",
+    "BedrockJobEventsFunction": "labeltune.handlers.bedrock_job_events.handler",
 }
 
 

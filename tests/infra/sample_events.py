@@ -17,11 +17,15 @@ from labeltune.domain import signature
 from labeltune.domain.project_config import ProjectConfig
 from labeltune.pipeline.export import snapshot_key
 from labeltune.pipeline.prepare import PreparedDataset, dataset_key
+from labeltune_tools.emulator.webhooks import signed_headers
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS_DIR = ROOT / "events"
 
 SAMPLE_WEBHOOK_SECRET = "sample-webhook-secret"
+SAMPLE_OPENAI_WEBHOOK_SECRET = "whsec_c2FtcGxlLW9wZW5haS13ZWJob29rLXNlY3JldC0zMmI="  # base64 of a sample key
+SAMPLE_TASK_TOKEN = "AQCEAAAAKgAAAAMAAAAAAAAAAVNhbXBsZSB0YXNrIHRva2Vu"  # shaped like one; resumes nothing
+OPENAI_EVENT_AT = 1789471813  # 2026-09-15T11:30:13Z
 PROJECT_ID = "clx-support-summaries-demo"
 RUN_ID = "run-sample-0001"
 JOB_ID = "ftjob-sample"
@@ -161,6 +165,22 @@ def build_events() -> dict[str, dict[str, Any]]:
         "x-hub-signature": sign(body, SAMPLE_WEBHOOK_SECRET, "sha1"),
         "x-hub-signature-256": sign(body, SAMPLE_WEBHOOK_SECRET, "sha256"),
     }
+    openai_body = json.dumps(
+        {
+            "id": "evt_sample0000000000000001",
+            "object": "event",
+            "created_at": OPENAI_EVENT_AT,
+            "type": "fine_tuning.job.succeeded",
+            "data": {"id": JOB_ID},
+        },
+        separators=(",", ":"),
+    )
+    openai_headers = {
+        "content-type": "application/json",
+        "host": host,
+        "user-agent": "OpenAI/1.0 (+https://platform.openai.com/docs/webhooks)",
+        **signed_headers(SAMPLE_OPENAI_WEBHOOK_SECRET, "msg_sample0001", openai_body.encode(), OPENAI_EVENT_AT),
+    }
     iam_headers = {
         "content-type": "application/json",
         "host": host,
@@ -185,6 +205,9 @@ def build_events() -> dict[str, dict[str, Any]]:
     return {
         "api_webhook_labelbox.json": _http_api_v1_event(
             "POST", "/webhooks/labelbox", "/webhooks/labelbox", None, webhook_headers, body, iam_caller=False
+        ),
+        "api_webhook_openai.json": _http_api_v1_event(
+            "POST", "/webhooks/openai", "/webhooks/openai", None, openai_headers, openai_body, iam_caller=False
         ),
         "api_start_run.json": _http_api_v1_event(
             "POST",
@@ -224,7 +247,12 @@ def build_events() -> dict[str, dict[str, Any]]:
             "snapshot_key": snapshot_key(RUN_ID),
         },
         "start_fine_tune.json": {"run_id": RUN_ID, "dataset": DATASET, "config": CONFIG},
-        "check_fine_tune.json": {"run_id": RUN_ID, "job_id": JOB_ID, "provider": CONFIG["provider"]},
+        "check_fine_tune.json": {
+            "run_id": RUN_ID,
+            "job_id": JOB_ID,
+            "provider": CONFIG["provider"],
+            "task_token": SAMPLE_TASK_TOKEN,
+        },
         "serve_model_start.json": {"action": "start", "run_id": RUN_ID, "provider": CONFIG["provider"], "job": job},
         "serve_model_check.json": {
             "action": "check",
@@ -248,6 +276,35 @@ def build_events() -> dict[str, dict[str, Any]]:
             "cause": "The fine-tuning job failed: the training file has fewer than 10 valid examples.",
         },
         "record_outcome_execution_ended.json": execution_status_change("TIMED_OUT"),
+        "bedrock_job_events_completed.json": bedrock_job_state_change("Completed"),
+    }
+
+
+def bedrock_job_state_change(status: str) -> dict[str, Any]:
+    """Bedrock's "Model Customization Job State Change" for a job of this stack, in the shape of the Bedrock user
+    guide's sample event (what template.yaml's JobEnded rule sends BedrockJobEventsFunction)."""
+    job_arn = f"arn:aws:bedrock:us-east-1:{ACCOUNT_ID}:model-customization-job/amazon.nova-micro-v1:0:128k/s4mpl3j0b"
+    return {
+        "version": "0",
+        "id": "0b6b8c8e-4c4e-4a5f-9d0f-6f0f5c0b9a11",
+        "detail-type": "Model Customization Job State Change",
+        "source": "aws.bedrock",
+        "account": ACCOUNT_ID,
+        "time": "2026-09-15T11:30:13Z",
+        "region": "us-east-1",
+        "resources": [job_arn],
+        "detail": {
+            "version": "0.0",
+            "jobName": f"labeltune-{RUN_ID}",
+            "jobArn": job_arn,
+            "outputModelName": f"labeltune-{RUN_ID}",
+            "roleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/labeltune-BedrockJobRole-SAMPLE",
+            "jobStatus": status,
+            "creationTime": "2026-09-15T10:30:13Z",
+            "lastModifiedTime": "2026-09-15T11:30:13Z",
+            "endTime": "2026-09-15T11:30:13Z",
+            "baseModelArn": "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-micro-v1:0:128k",
+        },
     }
 
 
@@ -256,7 +313,7 @@ def execution_status_change(status: str) -> dict[str, Any]:
     template.yaml's ExecutionEndedBadly rule sends RecordOutcome when an execution ends outside the Record*
     states (here it timed out). The execution's input is what the trigger starts it with."""
     execution_arn = f"{STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:', 1)}:{RUN_ID}"
-    execution_input = {"run_id": RUN_ID, "project_id": PROJECT_ID, "poll_interval_seconds": 150, "config": CONFIG}
+    execution_input = {"run_id": RUN_ID, "project_id": PROJECT_ID, "fallback_check_seconds": 150, "config": CONFIG}
     return {
         "version": "0",
         "id": "315c1398-40ff-a850-213b-158f73e60175",

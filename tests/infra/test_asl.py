@@ -188,7 +188,9 @@ RETRY_EVENTS_PER_POLL = 3
 
 
 def _events_per_visit(state: dict[str, Any]) -> int:
-    """History events one visit of a state adds (JSONPath Lambda tasks, Wait, Choice)."""
+    """History events one visit of a state adds (JSONPath Lambda tasks, callback tasks, Wait, Choice)."""
+    if state["Type"] == "Task" and str(state["Resource"]).endswith(".waitForTaskToken"):
+        return 6  # TaskStateEntered, TaskScheduled, TaskStarted, TaskSubmitted, TaskSucceeded/TimedOut, Exited
     if state["Type"] == "Task":
         return 5  # TaskStateEntered, LambdaFunctionScheduled, LambdaFunctionStarted, LambdaFunctionSucceeded, Exited
     return 2  # StateEntered, StateExited
@@ -223,26 +225,32 @@ def _looks_until(deadline: timedelta, first: int, cap: int) -> int:
     return looks
 
 
-def test_no_allowed_poll_interval_can_exhaust_the_execution_history(
+def test_no_allowed_fallback_interval_can_exhaust_the_execution_history(
     asl: dict[str, Any], template: dict[str, Any]
 ) -> None:
-    """At 1 s (the old MinValue) a 3-day execution polls ~259,000 times: the 25,000-event history ran out after
+    """At 1 s (the old MinValue) a 3-day execution polled ~259,000 times: the 25,000-event history ran out after
     about 2,800 polls and the run then cancelled its paid job. Now: the export and the tuned model's endpoint are
-    looked at with growing waits until their deadlines, the fine-tuning job every PollIntervalSeconds (at least
-    the template's MinValue) for the rest of the execution's timeout; a retry on every look included, it fits."""
+    looked at with growing waits until their deadlines; the fine-tuning job is awaited in one callback state,
+    entered again every FallbackCheckSeconds (at least the template's MinValue) for the rest of the execution's
+    timeout when no event comes; a retry on every look included, it fits."""
     loops = _polling_loops(asl)
     waits = {loop[0]: asl["States"][loop[0]]["SecondsPath"] for loop in loops}
-    assert waits == {
-        "WaitForExport": "$.export.wait_seconds",
-        "WaitForFineTune": "$.poll_interval_seconds",
-        "WaitForTunedModel": "$.serving.wait_seconds",
-    }
+    assert waits == {"WaitForExport": "$.export.wait_seconds", "WaitForTunedModel": "$.serving.wait_seconds"}
+    await_state, choice = asl["States"]["AwaitFineTune"], asl["States"]["IsFineTuneFinished"]
+    assert await_state["TimeoutSecondsPath"] == "$.fallback_check_seconds"
+    timeout_catch = next(c for c in await_state["Catch"] if "States.Timeout" in c["ErrorEquals"])
+    # The fine-tuning wait's only loop: timed out, through the choice (the job it holds is unfinished), back to
+    # the wait. Not a Catch straight back to AwaitFineTune: moto's engine takes a Catch that names its own state
+    # as "no Next given" and follows the state's Next, so the path moto runs and AWS runs would differ.
+    assert (timeout_catch["Next"], timeout_catch["ResultPath"]) == ("IsFineTuneFinished", "$.fallback")
+    assert choice["Default"] == "AwaitFineTune"
     per_poll = max(sum(_events_per_visit(asl["States"][s]) for s in loop) for loop in loops) + RETRY_EVENTS_PER_POLL
+    per_fallback = _events_per_visit(await_state) + _events_per_visit(choice) + RETRY_EVENTS_PER_POLL
     fixed = sum(_events_per_visit(state) for state in asl["States"].values()) + 10  # every other state once
     export_looks = _looks_until(EXPORT_DEADLINE, EXPORT_FIRST_WAIT_SECONDS, EXPORT_MAX_WAIT_SECONDS)
     serve_looks = _looks_until(SERVE_DEADLINE, SERVE_FIRST_WAIT_SECONDS, SERVE_MAX_WAIT_SECONDS)
-    minimum = template["Parameters"]["PollIntervalSeconds"]["MinValue"]
+    minimum = template["Parameters"]["FallbackCheckSeconds"]["MinValue"]
     job_looks = asl["TimeoutSeconds"] // minimum
-    worst = (export_looks + serve_looks + job_looks) * per_poll + fixed
+    worst = (export_looks + serve_looks) * per_poll + job_looks * per_fallback + fixed
     assert worst < HISTORY_LIMIT, (worst, export_looks, serve_looks, job_looks, per_poll)
     assert asl["TimeoutSeconds"] // 1 * per_poll > HISTORY_LIMIT  # the old minimum of 1 s would not fit

@@ -45,6 +45,9 @@ LAZY_PATHS: dict[str, list[str]] = {
     "EvaluateFunction": [
         "__import__('labeltune.domain.metrics', fromlist=['rouge_l']).rouge_l('the cats sat', 'the cat sat')",
     ],
+    "OpenAIJobEventsFunction": [
+        "__import__('labeltune.pipeline.completion')",  # imported by the route when first called
+    ],
 }
 
 ENVIRONMENT = {  # what the template sets (placeholders), and a region for boto3's clients
@@ -144,14 +147,15 @@ PER_PROVIDER = ("fine_tuning", "serving", "chat")
 wiring.read_secret = lambda arn, what: "test-key"  # no Secrets Manager call
 services = wiring.Services(Settings.from_env())
 built = []
-for name in config["properties"]:
+for entry in config["properties"]:
+    name, _, fixed = entry.partition(":")
     if isinstance(inspect.getattr_static(wiring.Services, name, None), cached_property):
         getattr(services, name)
-        built.append(name)
-    elif name in PER_PROVIDER:  # a project's provider picks the adapter: build both
-        for provider in ("openai", "bedrock"):
+        built.append(entry)
+    elif name in PER_PROVIDER:  # a project's provider picks the adapter: build both, unless the code names one
+        for provider in [fixed] if fixed else ("openai", "bedrock"):
             getattr(services, name)(provider)
-        built.append(name)
+        built.append(entry)
 for expression in config["lazy"]:
     eval(expression, {"services": services})
 print(json.dumps({"built": built, "hidden": sorted(hidden)}))
@@ -174,18 +178,29 @@ def allowed_distributions(function: str, template: dict[str, Any]) -> set[str]:
     return set(build_layer.closure(requirements, _resolved_here(), stop=(), environment={}))
 
 
+def _is_services(node: ast.expr) -> bool:
+    return (isinstance(node, ast.Name) and node.id == "svc") or (
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "services"
+    )
+
+
 def services_used(handler_module: str) -> list[str]:
-    """Attribute names the handler reads from `svc` or `services()`: the Services properties it builds."""
+    """Attribute names the handler reads from `svc` or `services()`: the Services properties it builds. A
+    per-provider method called with a literal provider only (`svc.fine_tuning("bedrock")`) is "name:provider"."""
     source = (ROOT / "functions" / (handler_module.replace(".", "/") + ".py")).read_text(encoding="utf-8")
-    names = set()
+    names, fixed, other = set(), set(), set()
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Attribute):
-            owner = node.value
-            if (isinstance(owner, ast.Name) and owner.id == "svc") or (
-                isinstance(owner, ast.Call) and isinstance(owner.func, ast.Name) and owner.func.id == "services"
-            ):
-                names.add(node.attr)
-    return sorted(names)
+        if isinstance(node, ast.Attribute) and _is_services(node.value):
+            names.add(node.attr)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and _is_services(node.func.value):
+            first = node.args[0] if node.args else None
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                fixed.add((node.func.attr, first.value))
+            else:
+                other.add(node.func.attr)
+    literal_only = {(name, provider) for name, provider in fixed if name not in other}
+    names -= {name for name, _ in literal_only}
+    return sorted(names | {f"{name}:{provider}" for name, provider in literal_only})
 
 
 def _functions(template: dict[str, Any]) -> dict[str, str]:
@@ -226,6 +241,8 @@ FUNCTIONS = [
     "ServeModelFunction",
     "EvaluateFunction",
     "RecordOutcomeFunction",
+    "OpenAIJobEventsFunction",
+    "BedrockJobEventsFunction",
 ]
 
 

@@ -31,7 +31,7 @@ def test_a_condition_picks_the_value_or_leaves_the_property_out() -> None:
 @pytest.mark.parametrize(
     ("values", "words"),
     [
-        ({"PollIntervalSeconds": "1"}, "below its MinValue 150"),
+        ({"FallbackCheckSeconds": "1"}, "below its MinValue 150"),
         ({"LabelSource": "ftp"}, "not one of"),
         ({"ApiReservedConcurrency": "-1"}, "below its MinValue 0"),
     ],

@@ -29,16 +29,17 @@ GLOBAL_ENV = {
 FUNCTION_ENV = {
     "ApiFunction": {
         "STATE_MACHINE_ARN",
-        "POLL_INTERVAL_SECONDS",
+        "FALLBACK_CHECK_SECONDS",
         "DEFAULT_PROVIDER",
         "PROJECTS_TABLE_NAME",
         "DELIVERIES_TABLE_NAME",
         "IDEMPOTENCY_TABLE_NAME",
     },
     "StartFineTuneFunction": {"BEDROCK_JOB_ROLE_ARN"},
+    "OpenAIJobEventsFunction": {"OPENAI_WEBHOOK_SECRET_ARN"},
     "RecordOutcomeFunction": {
         "STATE_MACHINE_ARN",
-        "POLL_INTERVAL_SECONDS",
+        "FALLBACK_CHECK_SECONDS",
         "PROJECTS_TABLE_NAME",
         "PROVIDER_TIMEOUT_SECONDS",
     },
@@ -46,14 +47,17 @@ FUNCTION_ENV = {
 
 # Which secret each function may read (least privilege).
 SECRET_ACCESS = {
-    "ApiFunction": {"LabelboxWebhookSecret"},
-    "ExportLabelsFunction": {"LabelboxApiKeySecret"},
+    # OpenAI's key for the live model catalog (GET /v1/models) where the catalog refuses a model.
+    "ApiFunction": {"LabelboxWebhookSecret", "OpenAIApiKeySecret"},
+    "ExportLabelsFunction": {"LabelboxApiKeySecret", "OpenAIApiKeySecret"},
     "PrepareDatasetFunction": set(),
     "StartFineTuneFunction": {"OpenAIApiKeySecret"},
     "CheckFineTuneFunction": {"OpenAIApiKeySecret"},
     "ServeModelFunction": set(),  # OpenAI serves a tuned model by name; Bedrock calls are signed with the role
     "EvaluateFunction": {"OpenAIApiKeySecret"},
     "RecordOutcomeFunction": {"OpenAIApiKeySecret"},  # to cancel a failed run's still-training job
+    "OpenAIJobEventsFunction": {"OpenAIApiKeySecret", "OpenAIWebhookSecret"},  # verify, then read the job back
+    "BedrockJobEventsFunction": set(),
 }
 
 ROUTES = {
@@ -64,7 +68,9 @@ ROUTES = {
     ("/projects/{project_id}/runs", "get"): "AWS_IAM",
     ("/projects/{project_id}/deliveries", "get"): "AWS_IAM",
     ("/runs/{run_id}", "get"): "AWS_IAM",
+    ("/webhooks/openai", "post"): "NONE",
 }
+ROUTE_FUNCTIONS = {("/webhooks/openai", "post"): "OpenAIJobEventsFunction"}  # the others: ApiFunction
 
 
 def _of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
@@ -141,6 +147,8 @@ def test_sizes_and_timeouts(translated: dict[str, Any]) -> None:
         "ServeModelFunction": (60, 512),
         "EvaluateFunction": (900, 1024),
         "RecordOutcomeFunction": (600, 512),  # cancelling jobs and deleting files, retried within a budget
+        "OpenAIJobEventsFunction": (60, 512),
+        "BedrockJobEventsFunction": (60, 512),
     }
     functions = _of_type(translated, "AWS::Lambda::Function")
     actual = {k: (v["Properties"]["Timeout"], v["Properties"]["MemorySize"]) for k, v in functions.items()}
@@ -158,7 +166,7 @@ def test_environment_is_global_plus_minimal_extras(translated: dict[str, Any]) -
         assert variables["OPENAI_API_KEY_SECRET_ARN"] == {"Ref": "OpenAIApiKeySecret"}
     api_env = translated["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]
     assert api_env["STATE_MACHINE_ARN"] == {"Ref": "PipelineStateMachine"}
-    assert api_env["POLL_INTERVAL_SECONDS"] == {"Ref": "PollIntervalSeconds"}
+    assert api_env["FALLBACK_CHECK_SECONDS"] == {"Ref": "FallbackCheckSeconds"}
 
 
 def test_function_roles_are_least_privilege(translated: dict[str, Any]) -> None:
@@ -229,7 +237,7 @@ def test_http_api_routes_auth_and_logging(translated: dict[str, Any]) -> None:
         assert spec["security"] == [{authorizer: []}], key
         integration = spec["x-amazon-apigateway-integration"]
         assert integration["payloadFormatVersion"] == "1.0", key
-        assert "ApiFunction.Arn" in integration["uri"]["Fn::Sub"], key
+        assert f"{ROUTE_FUNCTIONS.get(key, 'ApiFunction')}.Arn" in integration["uri"]["Fn::Sub"], key
 
     stage = translated["Resources"]["HttpApiApiGatewayDefaultStage"]["Properties"]
     throttling = stage["DefaultRouteSettings"]
@@ -292,12 +300,17 @@ def test_artifacts_bucket(template: dict[str, Any]) -> None:
 
 def test_secrets_are_generated_never_literal(template: dict[str, Any]) -> None:
     secrets = _of_type(template, "AWS::SecretsManager::Secret")
-    assert set(secrets) == {"LabelboxApiKeySecret", "OpenAIApiKeySecret", "LabelboxWebhookSecret"}
+    assert set(secrets) == {
+        "LabelboxApiKeySecret",
+        "OpenAIApiKeySecret",
+        "OpenAIWebhookSecret",
+        "LabelboxWebhookSecret",
+    }
     for name, secret in secrets.items():
         props = secret["Properties"]
         assert "SecretString" not in props, name
         assert "GenerateSecretString" in props, name
-    for name in ("LabelboxApiKeySecret", "OpenAIApiKeySecret"):
+    for name in ("LabelboxApiKeySecret", "OpenAIApiKeySecret", "OpenAIWebhookSecret"):
         assert "put-secret-value" in secrets[name]["Properties"]["Description"], name
     webhook = secrets["LabelboxWebhookSecret"]["Properties"]["GenerateSecretString"]
     # The Labelbox SDK interpolates the secret into GraphQL text: no quotes or backslashes.
@@ -308,8 +321,8 @@ def test_parameters(template: dict[str, Any]) -> None:
     params = template["Parameters"]
     # What a run trains on is per project, with one set of defaults (ProjectConfig): none in the template.
     assert not {"BaseModel", "SystemPrompt", "MinExamples"} & set(params)
-    poll = params["PollIntervalSeconds"]
-    assert (poll["Type"], poll["Default"], poll["MinValue"]) == ("Number", 300, 150)  # see test_asl: history
+    fallback = params["FallbackCheckSeconds"]
+    assert (fallback["Type"], fallback["Default"], fallback["MinValue"]) == ("Number", 1800, 150)  # test_asl: history
     assert params["OpenAIBaseUrl"]["Default"] == ""
     shared = params["SharedWebhookSecret"]
     assert (shared["Default"], shared["AllowedValues"]) == ("disabled", ["disabled", "enabled"])
@@ -329,6 +342,8 @@ def test_outputs(template: dict[str, Any]) -> None:
         "ArtifactsBucketName",
         "LabelboxApiKeySecretArn",
         "OpenAIApiKeySecretArn",
+        "OpenAIWebhookUrl",
+        "OpenAIWebhookSecretArn",
         "LabelboxWebhookSecretArn",
         "ProjectWebhookSecretPrefix",
         "DeliveriesTableName",

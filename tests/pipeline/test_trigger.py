@@ -64,7 +64,7 @@ def services(
         runs or InMemoryRunStore(clock=clock),
         starter or RecordingStarter(),
         secrets or DictWebhookSecrets({PROJECT: SECRET, OTHER: OTHER_SECRET}),
-        poll_interval_seconds=5,
+        fallback_check_seconds=5,
         clock=clock,
     )
 
@@ -282,7 +282,7 @@ def test_a_run_starts_when_the_threshold_is_reached(trigger: TriggerServices) ->
     assert third.body["run_id"] is not None
     ((run_id, payload),) = recorder(trigger).started.items()
     assert run_id == third.body["run_id"]
-    assert payload["config"]["min_new_labels"] == 3 and payload["poll_interval_seconds"] == 5
+    assert payload["config"]["min_new_labels"] == 3 and payload["fallback_check_seconds"] == 5
     run = trigger.runs.get_run(run_id)
     assert run["triggered_by"] == "webhook" and run["delivery_id"] == "c" and run["status"] == "STARTED"
     assert run["labels_consumed"] == 3

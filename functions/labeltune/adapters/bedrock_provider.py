@@ -31,7 +31,7 @@ from botocore.exceptions import (
 
 from labeltune.domain.models import EndpointState, FineTuneJob, JobState, ModelEndpoint
 from labeltune.domain.project_config import PROVIDER_HYPERPARAMETERS, Hyperparameters
-from labeltune.errors import ConfigurationError, ProviderRefused, TransientError
+from labeltune.errors import ConfigurationError, ProviderRefused, TransientError, UnknownJob
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -286,7 +286,12 @@ class BedrockFineTuning:
 
     @_transient_as_retryable
     def get_job(self, job_id: str) -> FineTuneJob:
-        return self._job(self._client.get_model_customization_job(jobIdentifier=job_id))
+        try:
+            return self._job(self._client.get_model_customization_job(jobIdentifier=job_id))
+        except ClientError as error:
+            if _code(error) == "ResourceNotFoundException":
+                raise UnknownJob(f"Bedrock has no job {job_id}") from error
+            raise
 
     @_transient_as_retryable
     def cancel_job(self, job_id: str) -> FineTuneJob:

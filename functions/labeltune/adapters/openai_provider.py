@@ -21,7 +21,7 @@ from openai.types.fine_tuning import job_create_params
 from labeltune.domain.job_state import openai_job_state
 from labeltune.domain.models import FineTuneJob
 from labeltune.domain.project_config import PROVIDER_HYPERPARAMETERS, Hyperparameters
-from labeltune.errors import ProviderRefused, TransientError
+from labeltune.errors import ProviderRefused, TransientError, UnknownJob
 
 RUN_ID_METADATA_KEY = "labeltune_run_id"
 _SUFFIX_UNSAFE = re.compile(r"[^a-z0-9-]")
@@ -83,6 +83,11 @@ class OpenAIFineTuning:
     def __init__(self, client: OpenAI, create_timeout_seconds: float = 60.0) -> None:
         self._client = client
         self._create_timeout = create_timeout_seconds
+
+    @property
+    def client(self) -> OpenAI:
+        """The SDK client, shared with what else talks to OpenAI (webhook verification)."""
+        return self._client
 
     def _run_files(self, prefix: str) -> list[Any]:
         """This run's uploaded files (every page of the listing)."""
@@ -148,7 +153,10 @@ class OpenAIFineTuning:
 
     @_transient_as_retryable
     def get_job(self, job_id: str) -> FineTuneJob:
-        return _job(self._client.fine_tuning.jobs.retrieve(job_id))
+        try:
+            return _job(self._client.fine_tuning.jobs.retrieve(job_id))
+        except openai.NotFoundError as error:
+            raise UnknownJob(f"OpenAI has no job {job_id}") from error
 
     @_transient_as_retryable
     def delete_run_files(self, run_id: str) -> int:

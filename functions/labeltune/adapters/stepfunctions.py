@@ -1,4 +1,5 @@
-"""WorkflowStarter on Step Functions: the execution name is the run id, so a second start is a no-op."""
+"""Step Functions: starting a run's execution (named by the run id, so a second start is a no-op), and resuming one
+that waits on a task token."""
 
 from __future__ import annotations
 
@@ -31,3 +32,19 @@ class StepFunctionsStarter:
             return str(self._sfn.describe_execution(executionArn=self.execution_arn(run_id))["status"])
         except self._sfn.exceptions.ExecutionDoesNotExist:
             return None
+
+
+class StepFunctionsCallbacks:
+    """WorkflowCallbacks on Step Functions' SendTaskSuccess. A token that is no longer waited on is not an
+    error: the event and the state's own check may both resume it, and only the first one does."""
+
+    def __init__(self, client: Any | None = None) -> None:
+        self._sfn = client or boto3.client("stepfunctions")
+
+    def resume(self, token: str, output: Mapping[str, Any]) -> bool:
+        errors = self._sfn.exceptions
+        try:
+            self._sfn.send_task_success(taskToken=token, output=json.dumps(dict(output)))
+        except (errors.TaskTimedOut, errors.InvalidToken, errors.TaskDoesNotExist):
+            return False
+        return True

@@ -7,6 +7,12 @@ paid for), with warnings within `WARN_WITHIN` of a date. Pure: the clock's date 
 
 The data is configuration (`trainable_models.json`, with its sources); `MODEL_CATALOG_FILE` points at another
 copy (the local stack uses its emulator's catalog, whose models never close).
+
+Where the provider lists its models (OpenAI `GET /v1/models`, Bedrock `ListFoundationModels` of the models it
+fine-tunes in the Region), the live answer wins over the file: with `LIVE_MODEL_CATALOG` on, `catalog.live`
+merges the listings in (a provider's shutdown and Legacy dates replace the file's, a model the listing lacks is
+refused, a model the file lacks stays untrainable), each listing cached for an hour per container and the file
+used as it is when a provider cannot be asked.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -92,6 +92,15 @@ class ModelEndpoint(BaseModel):
 
 
 START_FAILED = "StartFailed"  # the error of a run whose execution never started: its run id may start afresh
+# The task token of the execution waiting for the run's fine-tuning job (pipeline/completion.py). It resumes the
+# execution, so the API never shows it.
+WAIT_TOKEN = "wait_token"
+INTERNAL_RUN_FIELDS = frozenset({WAIT_TOKEN})
+
+
+def public_run(run: dict[str, Any]) -> dict[str, Any]:
+    """A run record as the API shows it."""
+    return {key: value for key, value in run.items() if key not in INTERNAL_RUN_FIELDS}
 
 
 class RunStatus(StrEnum):

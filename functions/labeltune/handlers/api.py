@@ -11,7 +11,6 @@ configuration routes import `pipeline.projects` (and the model catalog behind it
 
 from __future__ import annotations
 
-import base64
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, HttpResolverLocal, Response
@@ -19,8 +18,9 @@ from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 
 from labeltune.domain.identifiers import is_project_id
 from labeltune.domain.json_input import parse_json_object
+from labeltune.domain.models import public_run
 from labeltune.domain.run_ids import is_valid_run_id
-from labeltune.handlers.http_errors import HttpError, json_response, register_error_handlers
+from labeltune.handlers.http_errors import HttpError, json_response, raw_body, register_error_handlers
 from labeltune.handlers.observability import lambda_entry, logger
 from labeltune.pipeline.trigger import Reply, accept_labelbox_webhook, request_manual_run
 from labeltune.wiring import services
@@ -40,12 +40,6 @@ def build_app(app: App) -> App:
     """Register every route and error handler on `app` (a Lambda resolver, or the ASGI one)."""
     register_error_handlers(app)
 
-    def raw_body() -> bytes:
-        """The exact bytes received: the signature is computed over them."""
-        event = app.current_event
-        body = event.body or ""
-        return base64.b64decode(body) if event.is_base64_encoded else body.encode("utf-8")
-
     def respond(reply: Reply) -> Response:
         return json_response(reply.status_code, reply.body)
 
@@ -54,7 +48,7 @@ def build_app(app: App) -> App:
         svc = services()
         svc.once.register_lambda_context(app.lambda_context)
         headers = dict(app.current_event.headers or {})
-        reply = accept_labelbox_webhook(raw_body(), headers, svc.trigger, svc.once)
+        reply = accept_labelbox_webhook(raw_body(app), headers, svc.trigger, svc.once)
         logger.info(
             "labelbox webhook",
             extra={k: reply.body.get(k) for k in ("delivery_id", "project_id", "run_id", "counted")}
@@ -67,7 +61,7 @@ def build_app(app: App) -> App:
         from labeltune.pipeline.projects import configure_project  # with the model catalog: see module doc
 
         project_id = checked_project_id(project_id)
-        body = raw_body()
+        body = raw_body(app)
         if len(body) > MAX_CONFIG_BYTES:
             raise HttpError(413, f"a project configuration is at most {MAX_CONFIG_BYTES} bytes")
         changes = parse_json_object(body or b"{}")
@@ -98,7 +92,7 @@ def build_app(app: App) -> App:
         svc = services()
         if svc.projects.get_project(checked_project_id(project_id)) is None:
             raise HttpError(404, "unknown project", project_id=project_id)
-        return {"project_id": project_id, "runs": svc.runs.list_runs(project_id)}
+        return {"project_id": project_id, "runs": [public_run(run) for run in svc.runs.list_runs(project_id)]}
 
     @app.get("/projects/<project_id>/deliveries")
     def list_project_deliveries(project_id: str) -> dict[str, Any]:
@@ -115,7 +109,7 @@ def build_app(app: App) -> App:
         run = services().runs.get_run(run_id)
         if run is None:
             raise HttpError(404, "no such run", run_id=run_id)
-        return json_response(200, run)
+        return json_response(200, public_run(run))
 
     return app
 

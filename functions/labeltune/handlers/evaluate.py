@@ -22,7 +22,7 @@ def handler(event: EvaluateEvent, context: Any) -> dict:
     summary = evaluate_models(
         event.run_id,
         event.dataset.eval_key,
-        base_model_endpoint(config.provider, config.base_model, svc.catalog),
+        base_model_endpoint(config.provider, config.base_model, svc.catalog_file),
         event.endpoint.model_id if event.endpoint else event.job.fine_tuned_model,
         svc.store,
         svc.chat(config.provider),

@@ -63,9 +63,12 @@ class StartFineTuneEvent(StepInput):
 
 
 class CheckFineTuneEvent(StepInput):
+    """AwaitFineTune's payload: the job, and the state's task token (absent: one look, nothing stored)."""
+
     run_id: str
     job_id: str
     provider: Provider = LEGACY_PROVIDER
+    task_token: str | None = Field(None, min_length=1, max_length=2048)
 
 
 class ServeModelEvent(StepInput):

@@ -7,6 +7,7 @@ building error responses, and a route the API does not have answers in the same 
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -25,6 +26,14 @@ class HttpError(Exception):
     def __init__(self, status: int, message: str, **context: Any) -> None:
         super().__init__(message)
         self.status, self.message, self.context = status, message, context
+
+
+def raw_body(app: ApiGatewayResolver) -> bytes:
+    """The exact bytes received (webhook signatures are computed over them), base64-decoded where API Gateway
+    encoded them."""
+    event = app.current_event
+    body = event.body or ""
+    return base64.b64decode(body) if event.is_base64_encoded else body.encode("utf-8")
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:

@@ -53,7 +53,7 @@ class TriggerServices:
     runs: RunStore
     starter: WorkflowStarter
     secrets: WebhookSecrets
-    poll_interval_seconds: int
+    fallback_check_seconds: int
     clock: Clock
 
 
@@ -131,7 +131,7 @@ def start_claimed_run(
             {
                 "run_id": run_id,
                 "project_id": project_id,
-                "poll_interval_seconds": services.poll_interval_seconds,
+                "fallback_check_seconds": services.fallback_check_seconds,
                 "config": snapshot,
             },
         )

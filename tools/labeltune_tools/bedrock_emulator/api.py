@@ -139,6 +139,9 @@ class BedrockApi:
                     f"{other.customizable_id}."
                 )
             raise validation(f"The base model {identifier} is not a customizable model (or does not exist).")
+        if self.state.is_legacy(model.customizable_id):
+            # A Legacy model takes no new fine-tuning jobs (Bedrock "Model lifecycle"); the wording is the emulator's.
+            raise validation(f"The base model {identifier} is in Legacy state and can't be customized.")
         hyperparameters = check_hyperparameters(p.get("hyperParameters"))
         arn, _ = self.state.create_job(p, model, hyperparameters)
         return {"jobArn": arn}
@@ -180,7 +183,7 @@ class BedrockApi:
         provider = p.get("byProvider")
         summaries = [
             s
-            for s in catalog.foundation_models(self.state.region)
+            for s in self.state.foundation_models()
             if (provider is None or s["providerName"].lower() == provider.lower())
             and ("byCustomizationType" not in p or p["byCustomizationType"] in s["customizationsSupported"])
             and ("byOutputModality" not in p or p["byOutputModality"] in s["outputModalities"])

@@ -8,6 +8,7 @@ and the customizable variant with its context length (`amazon.nova-micro-v1:0:12
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,7 +101,17 @@ def invokable(model_id: str) -> NovaModel | None:
     return next((model for model in MODELS if model.on_demand_id == model_id), None)
 
 
-def _summary(region: str, model: NovaModel, model_id: str, customizations: list[str], inference: list[str]) -> dict:
+ACTIVE = {"status": "ACTIVE"}
+
+
+def _summary(
+    region: str,
+    model: NovaModel,
+    model_id: str,
+    customizations: list[str],
+    inference: list[str],
+    lifecycle: dict[str, Any],
+) -> dict:
     return {
         "modelArn": foundation_model_arn(region, model_id),
         "modelId": model_id,
@@ -111,14 +122,20 @@ def _summary(region: str, model: NovaModel, model_id: str, customizations: list[
         "responseStreamingSupported": True,
         "customizationsSupported": customizations,
         "inferenceTypesSupported": inference,
-        "modelLifecycle": {"status": "ACTIVE"},
+        "modelLifecycle": lifecycle,
     }
 
 
-def foundation_models(region: str) -> list[dict[str, Any]]:
-    """`FoundationModelSummary` dicts: each model's on-demand id, then its customizable variant."""
+def foundation_models(region: str, lifecycles: Mapping[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """`FoundationModelSummary` dicts: each model's on-demand id, then its customizable variant, each with the
+    lifecycle a test gave its id (`BedrockEmulator.set_model_lifecycle`), else ACTIVE."""
+    lifecycles = lifecycles or {}
     summaries = []
     for model in MODELS:
-        summaries.append(_summary(region, model, model.on_demand_id, [], ["ON_DEMAND"]))
-        summaries.append(_summary(region, model, model.customizable_id, list(model.customizations), ["PROVISIONED"]))
+        for model_id, customizations, inference in (
+            (model.on_demand_id, [], ["ON_DEMAND"]),
+            (model.customizable_id, list(model.customizations), ["PROVISIONED"]),
+        ):
+            lifecycle = dict(lifecycles.get(model_id, ACTIVE))
+            summaries.append(_summary(region, model, model_id, customizations, inference, lifecycle))
     return summaries

@@ -404,6 +404,13 @@ class BedrockEmulator:
         """Put a deployment in Failed now, with this failureMessage."""
         return self.state.fail_deployment(deployment, message)
 
+    def set_model_lifecycle(
+        self, model_id: str, status: str, *, legacy_time: float | None = None, end_of_life_time: float | None = None
+    ) -> None:
+        """What ListFoundationModels says of a model id's lifecycle from now on (`ACTIVE` or `LEGACY`, times as
+        epoch seconds); a LEGACY customizable model also refuses new customization jobs, as Bedrock's do."""
+        self.state.set_lifecycle(model_id, status, legacy_time, end_of_life_time)
+
     def jobs(self) -> list[dict[str, Any]]:
         """Every job held, oldest first, as GetModelCustomizationJob shows it."""
         return self.state.jobs()

@@ -173,6 +173,7 @@ class BedrockState:
         self._models: dict[str, CustomModel] = {}  # by ARN
         self._deployments: dict[str, Deployment] = {}  # by ARN
         self._deployment_tokens: dict[str, str] = {}
+        self._lifecycles: dict[str, dict[str, Any]] = {}  # by model id; unlisted ids are ACTIVE
 
     # -- time ------------------------------------------------------------------------------------------
 
@@ -631,6 +632,33 @@ class BedrockState:
         if catalog.invokable(model_id) is not None:
             return base_model_reply
         raise validation("The provided model identifier is invalid.")
+
+    # -- foundation models -----------------------------------------------------------------------------
+
+    def foundation_models(self) -> list[dict[str, Any]]:
+        """Every `FoundationModelSummary`, with the lifecycles set by tests."""
+        with self._lock:
+            return catalog.foundation_models(self.region, self._lifecycles)
+
+    def is_legacy(self, model_id: str) -> bool:
+        with self._lock:
+            return self._lifecycles.get(model_id, {}).get("status") == "LEGACY"
+
+    def set_lifecycle(
+        self, model_id: str, status: str, legacy_time: float | None = None, end_of_life_time: float | None = None
+    ) -> None:
+        """A model id's `FoundationModelLifecycle` from now on (times as epoch seconds)."""
+        if status not in ("ACTIVE", "LEGACY"):
+            raise ValueError(f"unknown lifecycle status {status!r}")
+        if catalog.known(model_id) is None:
+            raise ValueError(f"{model_id} is not a model the emulator knows")
+        lifecycle: dict[str, Any] = {"status": status}
+        if legacy_time is not None:
+            lifecycle["legacyTime"] = iso(legacy_time)
+        if end_of_life_time is not None:
+            lifecycle["endOfLifeTime"] = iso(end_of_life_time)
+        with self._lock:
+            self._lifecycles[model_id] = lifecycle
 
     # -- test helpers ----------------------------------------------------------------------------------
 

@@ -10,6 +10,10 @@ then in that provider's format: OpenAI's chat format, or Bedrock's bedrock-conve
 Nova); `--base-model` overrides its base model. Without `--base-model`, a provider other than the
 configuration's gets its own default model (the configuration's model belongs to the other provider).
 
+The base model is checked against the dated model catalog: a model the provider no longer trains (a run
+would be refused before exporting anything) is a PROBLEM line, a date within 30 days a warning; neither
+changes what is built or the exit status (the summary only, not `--json`).
+
 Exit status: 0 when the dataset can be trained on, 1 when it cannot (too few examples: see the report's
 problems), 2 when the command could not run (unreadable export or configuration).
 """
@@ -20,11 +24,13 @@ import argparse
 import json
 import sys
 from collections.abc import Iterable
+from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
 from pydantic import ValidationError
 
+from labeltune.catalog import Verdict, load_catalog
 from labeltune.dataset import DatasetReport, DirectorySink, build_dataset, load_price_table
 from labeltune.dataset.builder import FILES, iter_export_lines
 from labeltune.dataset.pricing import PriceTableError
@@ -144,7 +150,20 @@ def summary(report: DatasetReport, export: Path, out_dir: Path) -> list[str]:
     return lines
 
 
-def build(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def model_lines(verdict: Verdict) -> list[str]:
+    """The base model's dates, and what the catalog says of them today."""
+    dates = [f"training closes {verdict.training_closes}"] if verdict.training_closes else []
+    dates += [f"shuts down {verdict.shutdown}"] if verdict.shutdown else []
+    lines = [f"  model:     {verdict.provider} {verdict.model} ({', '.join(dates) or 'no closing date known'})"]
+    lines += [f"  warning:   {warning}" for warning in verdict.warnings]
+    lines += [f"  PROBLEM:   {problem} (a run would be refused before exporting)" for problem in verdict.problems]
+    return lines
+
+
+def build(
+    args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr, today: date | None = None
+) -> int:
+    """`today` is the date the model catalog is read for (the system's date unless a test passes one)."""
     export, out_dir = Path(args.export), Path(args.out)
     try:
         if not export.is_file():
@@ -162,7 +181,8 @@ def build(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.
     if args.json:
         print(report.model_dump_json(indent=2), file=out)
     else:
-        print("\n".join(summary(report, export, out_dir)), file=out)
+        verdict = load_catalog().check(config.provider, config.base_model, today or date.today())
+        print("\n".join(summary(report, export, out_dir) + model_lines(verdict)), file=out)
     return 0 if report.ok else 1
 
 

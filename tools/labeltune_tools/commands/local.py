@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from labeltune_tools.embedded.demo import PROVIDER_CHOICES
 from labeltune_tools.embedded.stack import PortUnavailable, StackError, repo_root
 
 if TYPE_CHECKING:
@@ -116,8 +117,9 @@ def _demo(args: argparse.Namespace) -> int:
     from labeltune_tools.embedded.stack import StackOptions
 
     options = StackOptions(
-        poll_interval_seconds=args.poll_interval or (60 if args.real_openai else 1),
+        fallback_check_seconds=args.fallback_check or (300 if args.real_openai else 30),
         job_duration_seconds=args.job_seconds,
+        bedrock_job_seconds=args.job_seconds,
         api_port=args.api_port,
         moto_port=args.moto_port,
         emulator_port=args.emulator_port,
@@ -128,10 +130,14 @@ def _demo(args: argparse.Namespace) -> int:
         raise UsageError("--real-openai needs OPENAI_API_KEY in the environment")
     if args.real_labelbox and not options.labelbox_api_key:
         raise UsageError("--real-labelbox needs LABELBOX_API_KEY in the environment")
+    # Both providers need two projects; a real Labelbox project is one, so the operator says which provider.
+    provider = args.provider or ("both" if not args.real_labelbox else None)
+    if provider is None or (args.real_labelbox and provider == "both"):
+        raise UsageError("--real-labelbox runs one Labelbox project: add --provider openai or --provider bedrock")
     # With --real-labelbox Labelbox itself is the source and no export file is read.
     export = (args.export or default_export()) if args.real_labelbox else _export(args)
     try:
-        return run_demo(export, args.project, sys.stdout, options)
+        return run_demo(export, args.project, sys.stdout, options, provider=provider)
     except PortUnavailable as error:
         raise UsageError(_port_message(error)) from error
 
@@ -189,16 +195,33 @@ def register(sub: Any) -> None:
     """`sub` comes from labeltune_tools.cli, whose parser class takes `one_line_errors`."""
     export_help = f"Labelbox export (NDJSON) standing in for Labelbox (default: {default_export()})"
 
-    demo = sub.add_parser("demo", help="run the whole pipeline once on the local stack", one_line_errors=True)
+    demo = sub.add_parser(
+        "demo",
+        help="run the whole pipeline on the local stack, for OpenAI and Amazon Bedrock side by side by default",
+        one_line_errors=True,
+    )
+    demo.add_argument(
+        "--provider",
+        choices=PROVIDER_CHOICES,
+        default=None,
+        help="who fine-tunes: openai, bedrock, or both at once on one stack, compared side by side "
+        "(default both; with --real-labelbox give one)",
+    )
     demo.add_argument("--export", type=export_file, default=None, help=export_help)
     demo.add_argument("--project", default="clx-support-summaries-demo")
     demo.add_argument(
-        "--poll-interval",
+        "--fallback-check",
         type=positive_whole_seconds,
         default=None,
-        help="seconds between fine-tune status checks (default 1, or 60 with --real-openai)",
+        help="seconds a run waits for the provider's completion event before checking the job itself "
+        "(default 30, or 300 with --real-openai, whose webhooks cannot reach this machine)",
     )
-    demo.add_argument("--job-seconds", type=positive_seconds, default=3.0, help="how long the emulated fine-tune takes")
+    demo.add_argument(
+        "--job-seconds",
+        type=positive_seconds,
+        default=3.0,
+        help="how long an emulated fine-tune takes (OpenAI and Bedrock emulators)",
+    )
     demo.add_argument(
         "--real-openai",
         action="store_true",

@@ -81,6 +81,17 @@ class InjectedCrash(Exception):
         self.crash = crash
 
 
+def _switch_environment(target: Mapping[str, str]) -> None:
+    """Make os.environ `target`, changing only what differs. Threads outside any function (moto's engine creating
+    a client, an emulator's event thread) read os.environ while it switches, some by iterating it: a key that
+    every function has (TABLE_NAME) must never be missing for a moment, as it was with clear() and update()."""
+    for key, value in target.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
+    for key in [k for k in os.environ if k not in target]:
+        os.environ.pop(key, None)
+
+
 class InProcessLambdaRuntime:
     """Installs the moto patch; one instance per process."""
 
@@ -144,9 +155,8 @@ class InProcessLambdaRuntime:
             self._waiting[name] -= 1
             if self._holders == 0:
                 self._saved_environment = dict(os.environ)
-                for key in self.managed_keys:
-                    os.environ.pop(key, None)
-                os.environ.update({k: str(v) for k, v in variables.items()})
+                wanted = {k: str(v) for k, v in variables.items()}
+                _switch_environment({**{k: v for k, v in os.environ.items() if k not in self.managed_keys}, **wanted})
                 if self._last != name:  # another function's container: nothing it read is cached here
                     from aws_lambda_powertools.utilities import parameters
 
@@ -159,8 +169,7 @@ class InProcessLambdaRuntime:
             self._holders -= 1
             if self._holders == 0:
                 self._current = None
-                os.environ.clear()
-                os.environ.update(self._saved_environment)
+                _switch_environment(self._saved_environment)
             self._gate.notify_all()
 
     @contextmanager

@@ -67,10 +67,21 @@ NOT_EMULATED = {
     "AWS::ApiGatewayV2::Stage": "served by uvicorn",
     "AWS::Lambda::Permission": "API Gateway is not emulated",
     "AWS::S3::BucketPolicy": "its TLS-only rule would deny every call on the plain-HTTP local endpoint",
-    "AWS::Events::Rule": "moto emits no Step Functions status events; the handler path is unit-tested",
+    "AWS::Events::Rule": "not created in moto; the stack delivers the Bedrock emulator's events to the rules' "
+    "Lambda targets itself (EmbeddedStack.deliver_event), without the rule's retries and dead-letter queue; moto "
+    "emits no Step Functions status events",
     "AWS::Lambda::EventInvokeConfig": "asynchronous invocation is not emulated",
     "AWS::SQS::QueuePolicy": "only EventBridge uses it",
 }
+
+
+@dataclass(frozen=True)
+class EventRule:
+    """An EventBridge rule as the template declares it: its pattern, and the functions it invokes."""
+
+    logical_id: str
+    pattern: dict[str, Any]
+    function_names: tuple[str, ...]
 
 
 @dataclass
@@ -87,6 +98,8 @@ class LocalResources:
     role_documents: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # role logical id -> documents
     secret_values: dict[str, str] = field(default_factory=dict)  # logical id -> value
     routes: list[tuple[str, str, str]] = field(default_factory=list)  # (METHOD, path, authorizer)
+    route_functions: dict[tuple[str, str], str] = field(default_factory=dict)  # (METHOD, path) -> function logical id
+    event_rules: list[EventRule] = field(default_factory=list)
     not_emulated: dict[str, str] = field(default_factory=dict)
     environment_keys: set[str] = field(default_factory=set)  # every variable any function declares
     definition: str = ""
@@ -256,6 +269,18 @@ def _secret_value(logical_id: str, properties: dict[str, Any], local_secrets: di
     return secrets.token_hex(length)[:length]
 
 
+def route_functions(template: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """(METHOD, path) -> the logical id of the function serving it, for every HttpApi event."""
+    served = {}
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        for event in resource.get("Properties", {}).get("Events", {}).values():
+            if event.get("Type") == "HttpApi":
+                served[(event["Properties"]["Method"].upper(), event["Properties"]["Path"])] = logical_id
+    return served
+
+
 def http_api_routes(template: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(METHOD, path, authorizer) for every HttpApi event declared on a function."""
     api_auth = {}
@@ -297,6 +322,7 @@ def build_resources(
     cfn = translate_template(raw, values, base_dir=root, region=region)
     resources = LocalResources(stack_name=stack_name, region=region, parameters=values, template=cfn)
     resources.routes = http_api_routes(raw)
+    resources.route_functions = route_functions(raw)
     resolver = Resolver(resources)
     for logical_id, resource in cfn["Resources"].items():
         resources.physical[logical_id] = _physical_ids(logical_id, resource["Type"], stack_name, region)
@@ -430,6 +456,12 @@ def build_resources(
             roleArn=resolver.resolve(props["RoleArn"]),
             type=props.get("StateMachineType", "STANDARD"),
         )
+
+    for logical_id, props in by_type.get("AWS::Events::Rule", []):
+        props = resolver.resolve(props)
+        by_arn = {resolver.get_att(f, "Arn"): name for f, name in resources.function_names.items()}
+        targets = tuple(by_arn[t["Arn"]] for t in props.get("Targets", []) if t["Arn"] in by_arn)
+        resources.event_rules.append(EventRule(logical_id, props["EventPattern"], targets))
 
     for kind, items in by_type.items():
         for logical_id, _props in items:

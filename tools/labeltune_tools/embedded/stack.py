@@ -15,6 +15,7 @@ import errno
 import json
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -32,9 +33,12 @@ from labeltune_tools.bedrock_emulator import BedrockEmulator
 from labeltune_tools.embedded.lambda_runtime import RUNTIME, tooling_session
 from labeltune_tools.embedded.moto_dynamodb import make_moto_dynamodb_atomic
 from labeltune_tools.embedded.resources import LocalResources, build_resources
-from labeltune_tools.emulator import OpenAIEmulator
+from labeltune_tools.emulator import OpenAIEmulator, generate_webhook_secret
 
 REGION = "us-east-1"
+log = logging.getLogger(__name__)
+# Where the emulator sends OpenAI's webhooks: template.yaml's route of OpenAIJobEventsFunction (a test checks).
+OPENAI_WEBHOOK_PATH = "/webhooks/openai"
 LOCAL_SECRETS = {
     "OpenAIApiKeySecret": "sk-local-emulator-not-a-real-key",
     "LabelboxApiKeySecret": "local-export-file-not-a-real-key",
@@ -191,7 +195,12 @@ class _MotoServer:
 
 @dataclass
 class StackOptions:
-    poll_interval_seconds: int = 1
+    # How long a run waits for the provider's completion event before it looks at the job itself (the
+    # template's FallbackCheckSeconds, whose minimum of 150 bounds a deployed execution's history; emulated
+    # jobs take seconds, so the local default is short).
+    fallback_check_seconds: int = 30
+    # Lose every provider event (OpenAI webhooks, Bedrock EventBridge events): runs finish by the fallback check.
+    drop_provider_events: bool = False
     job_duration_seconds: float = 3.0
     api_port: int = 0
     moto_port: int = 0
@@ -220,15 +229,37 @@ class StackOptions:
         return services
 
 
-class _ApiWithFunctionEnvironment:
-    """ASGI wrapper: each request runs with the ApiFunction's environment, as in its own Lambda."""
+@dataclass(frozen=True)
+class _FunctionApp:
+    """A function's routes as an ASGI app (its handler module's `local_app()`), and the function's environment."""
 
-    def __init__(self, app: Any, name: str, variables: dict[str, str]) -> None:
-        self.app, self.name, self.variables = app, name, variables
+    app: Any
+    name: str
+    variables: dict[str, str]
+
+
+def _path_pattern(path: str) -> re.Pattern[str]:
+    """An HttpApi route path (`/projects/{project_id}`) as a regular expression for request paths."""
+    return re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)) + "$")
+
+
+class _LocalHttpApi:
+    """ASGI: API Gateway's part. Each request goes to the function whose HttpApi route it matches (the ApiFunction
+    for every other path, which answers 404 in the API's shape) and runs with that function's environment, as in
+    its own Lambda."""
+
+    def __init__(self, routes: list[tuple[str, re.Pattern[str], _FunctionApp]], default: _FunctionApp) -> None:
+        self.routes, self.default = routes, default
+
+    def _target(self, method: str, path: str) -> _FunctionApp:
+        for route_method, pattern, target in self.routes:
+            if route_method in (method, "ANY") and pattern.match(path):
+                return target
+        return self.default
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            await self.default.app(scope, receive, send)
             return
         body, receive = await _buffered(receive)
         if not _is_utf8(body, scope):
@@ -236,9 +267,10 @@ class _ApiWithFunctionEnvironment:
             # hands such a body to the function base64-encoded, and the function refuses it (400/401).
             await _send_json(send, 400, {"message": "the request is not UTF-8 text"})
             return
-        await asyncio.to_thread(RUNTIME.enter_function, self.name, self.variables)
+        target = self._target(scope["method"], scope["path"])
+        await asyncio.to_thread(RUNTIME.enter_function, target.name, target.variables)
         try:
-            await self.app(scope, receive, send)
+            await target.app(scope, receive, send)
         finally:
             RUNTIME.exit_function()
 
@@ -294,6 +326,7 @@ class EmbeddedStack:
         self._moto: Any = None
         self._uvicorn: Any = None
         self._saved_env: dict[str, str] = {}
+        self.delivered_events: list[tuple[str, str, str, bool]] = []  # (event id, rule, function, failed)
 
     # -- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> EmbeddedStack:
@@ -334,9 +367,11 @@ class EmbeddedStack:
         _post_json(f"{self.moto_url}/moto-api/config", {"stepfunctions": {"execute_state_machine": True}}, "moto")
         RUNTIME.install()
         make_moto_dynamodb_atomic()
-        self.emulator = self._start_emulator()
+        webhook_secret = generate_webhook_secret()
+        api_port = int(sockets["api_port"].getsockname()[1])
+        self.emulator = self._start_emulator(f"http://{HOST}:{api_port}{OPENAI_WEBHOOK_PATH}", webhook_secret)
         self.bedrock = self._start_bedrock()
-        secrets = dict(LOCAL_SECRETS)
+        secrets = {**LOCAL_SECRETS, "OpenAIWebhookSecret": webhook_secret}
         if self.options.openai_api_key:
             secrets["OpenAIApiKeySecret"] = self.options.openai_api_key
         if self.options.labelbox_api_key:
@@ -361,20 +396,30 @@ class EmbeddedStack:
         """LOCAL_ENVIRONMENT, and the emulator's model catalog unless OpenAI is real (the emulator is not
         OpenAI: it never closes for training, so the local stack does not refuse what it would train);
         then `options.function_environment`, which wins over both and over the template's variables."""
-        # Runs poll every few seconds here (emulated jobs take seconds): set in the functions' environment, below
-        # the template's PollIntervalSeconds minimum, which bounds a deployed execution's history.
-        environment = {**LOCAL_ENVIRONMENT, "POLL_INTERVAL_SECONDS": str(self.options.poll_interval_seconds)}
+        # Set in the functions' environment: below the template's FallbackCheckSeconds minimum.
+        environment = {**LOCAL_ENVIRONMENT, "FALLBACK_CHECK_SECONDS": str(self.options.fallback_check_seconds)}
         if self.bedrock is not None:  # boto3's per-service endpoints: Bedrock goes to the emulator, the rest to moto
             environment["AWS_ENDPOINT_URL_BEDROCK"] = self.bedrock.endpoint_url
             environment["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] = self.bedrock.endpoint_url
         if not self.options.openai_api_key:
+            # The emulators list the models they stand in for with OpenAI's and Bedrock's real dates (OpenAI's
+            # close in 2027); the local stack trains on them at any date, from its own catalog file alone.
             environment["MODEL_CATALOG_FILE"] = str(EMULATOR_CATALOG)
+            environment["LIVE_MODEL_CATALOG"] = "false"
         return {**environment, **{key: str(value) for key, value in self.options.function_environment.items()}}
 
-    def _start_emulator(self) -> OpenAIEmulator:
-        """The emulator binds its own port (checked free by claim_ports); a bind lost since is PortUnavailable."""
+    def _start_emulator(self, webhook_url: str, webhook_secret: str) -> OpenAIEmulator:
+        """The emulator binds its own port (checked free by claim_ports); a bind lost since is PortUnavailable.
+        It sends its fine-tuning webhooks to the local API's /webhooks/openai, signed with the stack's secret."""
         port = self.options.emulator_port
-        emulator = OpenAIEmulator(job_duration_seconds=self.options.job_duration_seconds, host=HOST, port=port)
+        emulator = OpenAIEmulator(
+            job_duration_seconds=self.options.job_duration_seconds,
+            host=HOST,
+            port=port,
+            webhook_url=webhook_url,
+            webhook_secret=webhook_secret,
+            drop_webhooks=self.options.drop_provider_events,
+        )
         try:
             emulator.start()  # binds and listens before it returns
         except (OSError, OverflowError) as error:
@@ -401,12 +446,39 @@ class EmbeddedStack:
             region=REGION,
             host=HOST,
             port=port,
+            on_event=self.deliver_event,
+            drop_events=self.options.drop_provider_events,
         )
         try:
             bedrock.start()
         except (OSError, OverflowError) as error:
             raise _port_error("bedrock_port", port, error) from error
         return bedrock
+
+    def drop_provider_events(self, drop: bool = True) -> None:
+        """Lose (or stop losing) every provider event from now on: OpenAI's webhooks and Bedrock's job events."""
+        if self.emulator is not None:
+            self.emulator.drop_webhooks = drop
+        if self.bedrock is not None:
+            self.bedrock.drop_events = drop
+
+    def deliver_event(self, event: dict[str, Any]) -> None:
+        """EventBridge's part, locally: the event goes to the Lambda targets of every template rule whose pattern
+        matches it (moto's matcher), invoked through moto like any other invocation. No retries, no dead-letter
+        queue: a target that fails is logged, and the run's fallback check is what remains."""
+        from moto.events.models import EventPattern
+
+        if self.resources is None:
+            return
+        for rule in self.resources.event_rules:
+            if not EventPattern.load(json.dumps(rule.pattern)).matches_event(event):  # type: ignore[arg-type]
+                continue
+            for function in rule.function_names:
+                answer = self.client("lambda").invoke(FunctionName=function, Payload=json.dumps(event).encode())
+                failed = "FunctionError" in answer
+                self.delivered_events.append((event.get("id", ""), rule.logical_id, function, failed))
+                if failed:
+                    log.warning("%s failed on event %s from rule %s", function, event.get("id"), rule.logical_id)
 
     def stop(self) -> None:
         if self._uvicorn is not None:
@@ -437,12 +509,24 @@ class EmbeddedStack:
         import uvicorn
 
         assert self.resources is not None
-        name = self.resources.function_names["ApiFunction"]
-        variables = self.resources.function_environment["ApiFunction"]
-        with RUNTIME.function_environment(name, variables):  # module-level Powertools objects read it
-            app = importlib.import_module("labeltune.handlers.api").local_app()  # the routes on the ASGI resolver
+        resources = self.resources
+        handlers = _function_handlers(resources.template)
+        apps: dict[str, _FunctionApp] = {}
+        for logical_id in {"ApiFunction", *resources.route_functions.values()}:
+            name = resources.function_names[logical_id]
+            # Lambda sets the function's name; the functions' services are cached per name (wiring.services).
+            variables = {"AWS_LAMBDA_FUNCTION_NAME": name, **resources.function_environment[logical_id]}
+            module = handlers[logical_id].rpartition(".")[0]
+            with RUNTIME.function_environment(name, variables):  # module-level Powertools objects read it
+                app = importlib.import_module(module).local_app()  # the routes on the ASGI resolver
+            apps[logical_id] = _FunctionApp(app, name, variables)
+        routes = [
+            (method, _path_pattern(path), apps[logical_id])
+            for (method, path), logical_id in resources.route_functions.items()
+            if logical_id != "ApiFunction"
+        ]
         port = int(sock.getsockname()[1])
-        wrapped = _ApiWithFunctionEnvironment(app, name, variables)
+        wrapped = _LocalHttpApi(routes, apps["ApiFunction"])
         config = uvicorn.Config(wrapped, host=HOST, port=port, log_level="warning", lifespan="off")
         self._uvicorn = uvicorn.Server(config)
         served = sock.dup()  # uvicorn's to close; start() closes the claimed one
@@ -531,6 +615,15 @@ class EmbeddedStack:
         assert self.resources is not None
         resource = self.client_session().resource("dynamodb")
         return DynamoRunStore(self.resources.table_name, resource=resource).get_run(run_id)
+
+
+def _function_handlers(template: dict[str, Any]) -> dict[str, str]:
+    """Each Lambda function's handler by logical id, from the translated template."""
+    return {
+        logical_id: resource["Properties"]["Handler"]
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Lambda::Function"
+    }
 
 
 def _post_json(url: str, payload: dict[str, Any], server: str, timeout: float = 5.0) -> None:
