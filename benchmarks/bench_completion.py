@@ -10,7 +10,7 @@ dropped shows what the fallback costs. It prints:
   over the hours trained (target <= 6; polling every 300 s took 3 states per poll, 36 an hour);
 - reaction: from the moment the provider's job finished (the OpenAI emulator's own finish time, Bedrock's
   `endTime`) to ServeTunedModel entered, the state after the wait (target <= 10 s; polling took up to the poll
-  interval); and to EvaluateModels (Bedrock's adds its deployment's own wait);
+  interval); and to PlanEvaluation, the evaluation's first step (Bedrock's adds its deployment's own wait);
 - the same runs with every event dropped: the fallback check still finishes them.
 
 moto's engine and the emulators run in this process: the times are the local stack's, not AWS's.
@@ -142,7 +142,7 @@ def measure(stack: EmbeddedStack, provider: str, project: str, dropped: bool) ->
         transitions=serve - first_wait,
         trained_seconds=(finished or time.time()) - wait_started,
         to_serve=at["ServeTunedModel"] - finished if finished and "ServeTunedModel" in at else None,
-        to_evaluate=at["EvaluateModels"] - finished if finished and "EvaluateModels" in at else None,
+        to_evaluate=at["PlanEvaluation"] - finished if finished and "PlanEvaluation" in at else None,
         waits=names[first_wait:serve].count("AwaitFineTune"),
     )
 
@@ -197,7 +197,7 @@ def _line(r: Measured, hour: float) -> str:
     return (
         f"{r.provider:<8} {events} {r.status:<9} {r.transitions} transitions in {r.trained_seconds:.1f} s "
         f"({r.per_hour(hour):.1f}/training hour, {r.waits} wait(s)); job finished -> ServeTunedModel {serve}, "
-        f"-> EvaluateModels {evaluate}"
+        f"-> PlanEvaluation {evaluate}"
     )
 
 

@@ -61,6 +61,7 @@ _TIERS = {
     "dataset": "unit",
     "pipeline": "unit",
     "catalog": "unit",
+    "report": "unit",
     "handlers": "unit",
     "test_examples.py": "unit",
     "adapters": "integration",

@@ -35,8 +35,17 @@ from labeltune.domain.models import (
     JobState,
     ModelEndpoint,
 )
+from labeltune.domain.predictions import (
+    BatchOutcome,
+    Classification,
+    Prediction,
+    PredictionsTarget,
+    ReviewOutcome,
+    choose_classification,
+)
 from labeltune.domain.project_config import Hyperparameters
-from labeltune.errors import RowDataFetchError, UnknownProject
+from labeltune.domain.promotions import ModelPromotion, ProjectModel, PromotionChange, apply_promotion
+from labeltune.errors import ConfigurationError, RowDataFetchError, TransientError, UnknownProject
 
 if TYPE_CHECKING:
     from labeltune.ports import (
@@ -57,6 +66,7 @@ __all__ = [
     "InMemoryObjectStore",
     "InMemoryProjectStore",
     "InMemoryRunStore",
+    "RecordingPredictionsSink",
     "RecordingStarter",
     "ScriptedChatModel",
     "ScriptedExportService",
@@ -80,6 +90,7 @@ class InMemoryObjectStore:
     def __init__(self, bucket: str = "labeltune-test") -> None:
         self.bucket = bucket
         self.objects: dict[str, bytes] = {}
+        self.content_types: dict[str, str] = {}
 
     def uri(self, key: str) -> str:
         return f"memory://{self.bucket}/{key}"
@@ -101,6 +112,21 @@ class InMemoryObjectStore:
 
     def get_json(self, key: str) -> Any:
         return json.loads(self._get(key))
+
+    def put_text(self, key: str, text: str, content_type: str) -> str:
+        self.objects[key] = text.encode("utf-8")
+        self.content_types[key] = content_type
+        return self.uri(key)
+
+    def presigned_url(self, key: str, expires_seconds: int) -> str:
+        # Like S3's, signed without looking at the object; the expiry is in the link for tests to assert on.
+        return f"https://{self.bucket}.example.invalid/{key}?expires={expires_seconds}"
+
+    def find_json(self, key: str) -> Any | None:
+        try:
+            return self.get_json(key)
+        except KeyError:
+            return None
 
     # Conveniences for tests (not part of the port).
 
@@ -629,6 +655,16 @@ class InMemoryProjectStore:
             item["last_run_finished_at"] = iso(self._clock())
             return copy.deepcopy(item)
 
+    def promote_model(self, project_id: str, entry: ModelPromotion) -> PromotionChange:
+        with self._lock:
+            item = self.items.get(project_id)
+            if item is None:
+                raise UnknownProject(project_id)
+            after, change = apply_promotion(ProjectModel.of(item), entry)
+            if change.changed:
+                item.update(_round_trip(after.attributes()))
+            return change
+
 
 @dataclass
 class ScriptedExportService:
@@ -680,3 +716,63 @@ if TYPE_CHECKING:  # a type checker verifies here that each fake satisfies its P
     _projects: ProjectStore = InMemoryProjectStore()
     _exports: ExportService = ScriptedExportService()
     _fetcher: RowDataFetcher = DictRowDataFetcher()
+
+
+# --------------------------------------------------------------------------------------------------
+# PredictionsSink
+
+
+@dataclass
+class RecordingPredictionsSink:
+    """PredictionsSink in memory, with the Labelbox adapter's contract: the model and each model run are found
+    by name before one is created, an import is found by its batch name (and not sent again), the classification
+    is chosen from `ontology` as the adapter chooses it, and Labelbox refuses the rows in `refuse`."""
+
+    ontology: list[Classification] = field(default_factory=list)
+    refuse: set[str] = field(default_factory=set)  # data row ids whose prediction Labelbox refuses
+    running: set[str] = field(default_factory=set)  # batch names still importing at the next look (once)
+    models: dict[str, str] = field(default_factory=dict)  # name -> model id
+    model_runs: dict[tuple[str, str], str] = field(default_factory=dict)  # (model id, run name) -> model run id
+    imports: dict[str, list[Prediction]] = field(default_factory=dict)  # batch name -> predictions sent
+    reviews: list[tuple[str, str, list[str]]] = field(default_factory=list)  # (project, batch name, row ids)
+
+    def open_model_run(
+        self, project_id: str, model_name: str, run_name: str, classification: str | None
+    ) -> PredictionsTarget:
+        choice = choose_classification(self.ontology, classification)
+        if choice.classification is None:
+            raise ConfigurationError(f"predictions for project {project_id}: {choice.problem}")
+        model_id = self.models.setdefault(model_name, f"model-{len(self.models) + 1}")
+        model_run_id = self.model_runs.setdefault((model_id, run_name), f"model-run-{len(self.model_runs) + 1}")
+        return PredictionsTarget(
+            run_name=run_name,
+            model_id=model_id,
+            model_run_id=model_run_id,
+            classification_name=choice.classification.name,
+            feature_schema_id=choice.classification.feature_schema_id,
+        )
+
+    def upload(self, target: PredictionsTarget, batch_name: str, predictions: list[Prediction]) -> BatchOutcome:
+        sent = self.imports.setdefault(batch_name, list(predictions))  # found by name: not sent twice
+        if batch_name in self.running:
+            self.running.discard(batch_name)
+            raise TransientError(f"import {batch_name} still running")
+        failed = tuple(p.data_row_id for p in sent if p.data_row_id in self.refuse)
+        messages = tuple(f"{row}: DataRowNotFound: no such data row" for row in failed)[:5]
+        return BatchOutcome(uploaded=len(sent) - len(failed), failed_data_row_ids=failed, messages=messages)
+
+    def send_to_review(
+        self, target: PredictionsTarget, review_project_id: str, batch_name: str, data_row_ids: list[str]
+    ) -> ReviewOutcome:
+        self.reviews.append((review_project_id, batch_name, list(data_row_ids)))
+        return ReviewOutcome(sent=len(data_row_ids))
+
+    @property
+    def uploaded_rows(self) -> list[str]:
+        return [p.data_row_id for batch in self.imports.values() for p in batch]
+
+
+if TYPE_CHECKING:
+    from labeltune.ports import PredictionsSink
+
+    _predictions: PredictionsSink = RecordingPredictionsSink()

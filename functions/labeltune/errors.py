@@ -36,6 +36,12 @@ class ModelNotServed(Exception):
     fails with the provider's message, and its end deletes what was deployed."""
 
 
+class EvaluationIncomplete(Exception):
+    """A chunk of the held-out set has no results when the evaluation is aggregated: its Map item failed (on AWS
+    the Map fails first; moto's engine lets a Distributed Map succeed with a failed item). Never aggregated
+    from part of the set."""
+
+
 class DatasetTooSmall(Exception):
     """Fewer usable examples than the configured minimum: the run fails before any money is spent."""
 
@@ -54,6 +60,11 @@ class RowDataFetchError(Exception):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class PredictionsFailed(Exception):
+    """Labelbox refused the run's predictions (adding the rows to the model run failed, or the model run
+    cannot take them): retrying the same publish will not help. The run's evaluation stands either way."""
 
 
 class ExportFailed(Exception):

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from labeltune.domain.models import DeliveryOutcome, ExportStatus, FineTuneJob, ModelEndpoint
+from labeltune.domain.predictions import BatchOutcome, Prediction, PredictionsTarget, ReviewOutcome
 from labeltune.domain.project_config import Hyperparameters
+from labeltune.domain.promotions import ModelPromotion, PromotionChange
 
 
 class ObjectStore(Protocol):
@@ -29,6 +31,18 @@ class ObjectStore(Protocol):
     def put_json(self, key: str, value: Any) -> str: ...
 
     def get_json(self, key: str) -> Any: ...
+
+    def put_text(self, key: str, text: str, content_type: str) -> str:
+        """Store a small text object (a report page) as UTF-8 with its content type; return its URI."""
+        ...
+
+    def presigned_url(self, key: str, expires_seconds: int) -> str:
+        """A link anyone holding it can GET the object with, for `expires_seconds` (no object check)."""
+        ...
+
+    def find_json(self, key: str) -> Any | None:
+        """The object's JSON, or None when there is no such object (a marker of work already done)."""
+        ...
 
     def uri(self, key: str) -> str: ...
 
@@ -183,6 +197,12 @@ class ProjectStore(Protocol):
         that never started); return the project state after, None if `run_id` did not hold the slot."""
         ...
 
+    def promote_model(self, project_id: str, entry: ModelPromotion) -> PromotionChange:
+        """Make `entry` the project's current model and put it first in its bounded history
+        (domain.promotions.apply_promotion), in one conditional write: a concurrent promotion is never lost.
+        Raises UnknownProject."""
+        ...
+
 
 class WebhookSecrets(Protocol):
     """The secrets Labelbox deliveries are signed with: each project's own, and an opt-in stack-wide one."""
@@ -193,4 +213,28 @@ class WebhookSecrets(Protocol):
 
     def shared(self) -> str | None:
         """The stack-wide secret when the stack opted in to it (SharedWebhookSecret=enabled), else None."""
+        ...
+
+
+class PredictionsSink(Protocol):
+    """Where a run's tuned answers go for people to compare with theirs: a Labelbox model run. Everything is
+    found by name before it is created (the model, the run's model run, each import), so a retried publish
+    creates nothing twice."""
+
+    def open_model_run(
+        self, project_id: str, model_name: str, run_name: str, classification: str | None
+    ) -> PredictionsTarget:
+        """Find or create the model (on the project's ontology) and its model run `run_name`, and resolve the
+        free-text classification the answers go to (None: the ontology's single one)."""
+        ...
+
+    def upload(self, target: PredictionsTarget, batch_name: str, predictions: list[Prediction]) -> BatchOutcome:
+        """Add the rows to the model run, import their predictions as `batch_name` and wait for the import
+        (TransientError when it is still running: a retry waits for the same import)."""
+        ...
+
+    def send_to_review(
+        self, target: PredictionsTarget, review_project_id: str, batch_name: str, data_row_ids: list[str]
+    ) -> ReviewOutcome:
+        """Queue the rows, with the model's predictions, in the review project as the batch `batch_name`."""
         ...

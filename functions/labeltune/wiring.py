@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from labeltune.adapters.webhook_secrets import SecretsManagerWebhookSecrets
     from labeltune.catalog import ModelCatalog
     from labeltune.pipeline.trigger import TriggerServices
-    from labeltune.ports import ExportService
+    from labeltune.ports import ExportService, PredictionsSink
 
 SECRET_MAX_AGE_SECONDS = 300
 
@@ -119,6 +119,18 @@ class Services:
         from labeltune.adapters.labelbox_export import LabelboxExportService
 
         return LabelboxExportService(read_secret(self.settings.labelbox_api_key_secret_arn, "Labelbox API key"))
+
+    @cached_property
+    def predictions(self) -> PredictionsSink:
+        """Labelbox model runs for the tuned answers (the labelbox layer; the Labelbox key from Secrets Manager);
+        with LabelSource=s3, files in the run's prefix instead."""
+        if self.settings.label_source == "s3":  # no Labelbox: the model run is a prefix of the run in the bucket
+            from labeltune.adapters.s3_predictions import S3PredictionsSink
+
+            return S3PredictionsSink(self.store)
+        from labeltune.adapters.labelbox_predictions import LabelboxPredictions
+
+        return LabelboxPredictions(read_secret(self.settings.labelbox_api_key_secret_arn, "Labelbox API key"))
 
     @cached_property
     def fetcher(self) -> HttpsRowDataFetcher:

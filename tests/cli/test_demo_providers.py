@@ -44,8 +44,15 @@ def demo_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """run_demo replaced by a recorder: what the command would run, without running it."""
     calls: list[dict[str, Any]] = []
 
-    def record(export: Path, project: str, out: Any, options: StackOptions, provider: str = "both") -> int:
-        calls.append({"project": project, "options": options, "provider": provider})
+    def record(
+        export: Path,
+        project: str,
+        out: Any,
+        options: StackOptions,
+        provider: str = "both",
+        report_dir: Path | None = None,
+    ) -> int:
+        calls.append({"project": project, "options": options, "provider": provider, "report_dir": report_dir})
         return 0
 
     monkeypatch.setattr(demo, "run_demo", record)

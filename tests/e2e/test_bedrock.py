@@ -53,16 +53,19 @@ def deployments_of(stack: EmbeddedStack, run_id: str) -> list[dict[str, Any]]:
 
 
 def test_a_bedrock_run_trains_serves_evaluates_and_deletes_its_deployment(stack: EmbeddedStack) -> None:
-    project = bedrock_project(stack, hyperparameters={"n_epochs": 3, "learning_rate": 0.00002})
+    # A gate no model passes: a run that is not promoted deletes its deployment (test_promotion.py: a promoted
+    # run's deployment serves its project's current model and is kept).
+    hyperparameters = {"n_epochs": 3, "learning_rate": 0.00002}
+    project = bedrock_project(stack, hyperparameters=hyperparameters, evaluation={"min_rouge_l": 1.0})
     run_id = start_run(stack, project)
     execution = stack.wait_for_execution(run_id)
     assert execution["status"] == "SUCCEEDED"
     states = stack.states_visited(execution["executionArn"])
-    serving = states[states.index("ServeTunedModel") : states.index("EvaluateModels")]
+    serving = states[states.index("ServeTunedModel") : states.index("PlanEvaluation")]
     assert serving[:2] == ["ServeTunedModel", "IsModelServed"] and serving[-1] == "IsModelServed"
     assert set(serving[2:]) <= {"WaitForTunedModel", "CheckTunedModel", "IsModelServed"}
     assert "CheckTunedModel" in serving  # the deployment takes a while: the state machine waited, no Lambda did
-    assert states[-3:] == ["EvaluateModels", "RecordRunSuccess", "RunSucceeded"]
+    assert states[-4:] == ["AggregateEvaluation", "ArePredictionsWanted", "RecordRunSuccess", "RunSucceeded"]
 
     run = run_of(stack, run_id)
     assert (run["status"], run["provider"], run["base_model"], run["job_status"]) == (
@@ -152,7 +155,9 @@ STEPS = {
     "CheckFineTune": _step("CheckFineTuneFunction"),
     "ServeTunedModel": _step("ServeModelFunction", "start"),
     "CheckTunedModel": _step("ServeModelFunction", "check"),
-    "EvaluateModels": _step("EvaluateFunction"),
+    "PlanEvaluation": _step("EvaluateFunction", "plan"),
+    "EvaluateChunk": _step("EvaluateFunction", "chunk"),
+    "AggregateEvaluation": _step("EvaluateFunction", "aggregate"),
     "RecordRunSuccess": _step("RecordOutcomeFunction"),
 }
 
@@ -166,17 +171,29 @@ def test_nothing_is_left_running_at_bedrock_whichever_step_fails(stack: Embedded
     key = uuid.uuid4().hex
     run_id = new_manual_run_id(project, key)
     function, when = STEPS[step](run_id)
-    RUNTIME.crash_next(function, after_handler=True, when=when)
+    # A chunk that crashes after its work is done has its results: the run goes on. One that crashes before fails
+    # its Map on AWS (ToleratedFailurePercentage 0); moto's engine lets the Map succeed, and the aggregate step,
+    # which never aggregates part of the set, fails the run instead (EvaluationIncomplete).
+    RUNTIME.crash_next(function, after_handler=step != "EvaluateChunk", when=when)
     headers = {"Content-Type": "application/json", "Idempotency-Key": key}
     assert http("POST", f"{stack.api_url}/projects/{project}/runs", b"{}", headers)[0] == 202
     execution = stack.wait_for_execution(run_id)
     assert execution["status"] == "FAILED"
     run = run_of(stack, run_id)
-    assert run["status"] == "FAILED" and run["error"] == "Sandbox.Timedout", (
+    expected = ("Sandbox.Timedout", "EvaluationIncomplete") if step == "EvaluateChunk" else ("Sandbox.Timedout",)
+    assert run["status"] == "FAILED" and run["error"] in expected, (
         run.get("error"),
         run.get("error_message"),
     )
-    assert deployments_of(stack, run_id) == [], step
+    left = deployments_of(stack, run_id)
+    if step == "RecordRunSuccess" and run.get("promoted_at"):
+        # The recorder crashed after promoting the model: its deployment serves the project's current model.
+        assert [d["customModelDeploymentArn"] for d in left] == [run["endpoint_id"]]
+        assert stack.bedrock is not None
+        deployed = run["endpoint_id"]
+        stack.bedrock.client("bedrock").delete_custom_model_deployment(customModelDeploymentIdentifier=deployed)
+    else:
+        assert left == [], step
     # A job the crash left training was stopped (Stopping, then Stopped: Bedrock takes a moment); one that
     # had finished stays Completed, its model kept.
     assert [job["status"] for job in jobs_of(stack, run_id) if job["status"] == "InProgress"] == [], step

@@ -8,12 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.report.page import parse
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_labeltune_demo_succeeds_and_says_what_was_emulated() -> None:
+def test_labeltune_demo_succeeds_and_says_what_was_emulated(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
     result = subprocess.run(
-        [sys.executable, "-m", "labeltune_tools.cli", "demo", "--job-seconds", "1"],
+        [sys.executable, "-m", "labeltune_tools.cli", "demo", "--job-seconds", "1", "--report-dir", str(reports)],
         cwd=ROOT,
         env={**os.environ},
         capture_output=True,
@@ -25,11 +28,18 @@ def test_labeltune_demo_succeeds_and_says_what_was_emulated() -> None:
     assert "LOCAL STACK: every outside service is emulated" in out
     assert "OpenAI API: labeltune's emulator" in out
     assert "Execution SUCCEEDED" in out
-    assert "PrepareDataset -> StartFineTune" in out and "EvaluateModels -> RecordRunSuccess" in out
+    assert "PrepareDataset -> StartFineTune" in out
+    assert "AggregateEvaluation -> ArePredictionsWanted -> RecordRunSuccess" in out
     assert "ROUGE-L (mean F)" in out and "PII leak rate" in out
     # `make demo` runs both providers on one stack and compares them side by side.
     assert "Side by side" in out and re.search(r"^  provider +\| openai +\| bedrock$", out, re.M)
     assert "RESULT: all 2 runs succeeded (on emulated services)" in out
+    # Each run's HTML report, fetched through GET /runs/{id}/report, written where asked and its path printed.
+    written = sorted(reports.glob("labeltune-report-run-*.html"))
+    assert len(written) == 2 and all(f"HTML report:    {path.resolve()}" in out for path in written)
+    for path in written:
+        page = parse(path.read_text(encoding="utf-8"))
+        assert page.external_loads() == [] and page.tags.count("svg") == 2 and "Shown " in page.all_text
     # Output and logs carry ids and counts only: none of the sample chats' e-mail addresses or phone numbers.
     assert not re.search(r"[\w.+-]+@[\w-]+\.\w+", result.stdout + result.stderr)
     assert not re.search(r"\(\d{3}\) \d{3}-\d{4}", result.stdout + result.stderr)

@@ -51,7 +51,8 @@ def test_webhook_to_evaluated_run(stack: EmbeddedStack) -> None:
     ]
     # Resumed by the emulator's webhook, not by the fallback check (30 s here; the job takes 2 s).
     assert states[5:8] == ["AwaitFineTune", "IsFineTuneFinished", "ServeTunedModel"]
-    assert states[-3:] == ["EvaluateModels", "RecordRunSuccess", "RunSucceeded"]
+    evaluation = ["PlanEvaluation", "EvaluateChunks", "AggregateEvaluation", "ArePredictionsWanted"]
+    assert states[-6:] == [*evaluation, "RecordRunSuccess", "RunSucceeded"]
 
     run = stack.get_run(body["run_id"])
     assert run is not None and run["status"] == "SUCCEEDED"

@@ -121,3 +121,40 @@ def test_a_write_that_keeps_conflicting_is_503_with_retry_after_and_records_noth
     assert busy["statusCode"] == 503 and busy["multiValueHeaders"]["Retry-After"] == ["2"]
     assert boto3.resource("dynamodb", region_name="us-east-1").Table("deliveries").scan()["Items"] == []
     assert invoke(handler, event)["statusCode"] == 202  # the redelivery, once DynamoDB lets it through
+
+
+def test_a_runs_report_is_a_redirect_to_a_presigned_link_that_serves_it(handler: Any) -> None:
+    """GET /runs/{id}/report: 302 to a link valid 15 minutes (the bucket stays private), 404 for a run without a
+    report or no run at all, 400 for a run id that cannot be one."""
+    import requests  # moto answers a presigned link fetched with requests inside mock_aws
+
+    from labeltune.wiring import services
+
+    event = json.loads((EVENTS / "api_get_run.json").read_text())
+
+    def get_report(run_id: str) -> dict[str, Any]:
+        resource, path, parameters = "/runs/{run_id}/report", f"/runs/{run_id}/report", {"run_id": run_id}
+        return invoke(handler, {**event, "resource": resource, "path": path, "pathParameters": parameters})
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="artifacts")
+    runs = services().runs
+    runs.create_run("run-with-report", PROJECT, status="SUCCEEDED")
+    runs.create_run("run-without-report", PROJECT, status="SUCCEEDED")
+    page = "<!DOCTYPE html><title>report</title>"
+    key = services().store.put_text("runs/run-with-report/report.html", page, "text/html; charset=utf-8")
+    runs.update_run("run-with-report", report_key="runs/run-with-report/report.html")
+
+    found = get_report("run-with-report")
+    assert found["statusCode"] == 302, found["body"]
+    assert key == "s3://artifacts/runs/run-with-report/report.html"
+    (link,) = found["multiValueHeaders"]["Location"]
+    assert "/runs/run-with-report/report.html?" in link and "X-Amz-Expires=900" in link
+    assert json.loads(found["body"]) == {"run_id": "run-with-report", "expires_in_seconds": 900}
+    fetched = requests.get(link, timeout=10)
+    assert fetched.status_code == 200 and fetched.text == page
+    assert fetched.headers["Content-Type"] == "text/html; charset=utf-8"
+
+    assert get_report("run-without-report")["statusCode"] == 404
+    assert json.loads(get_report("run-nobody-started")["body"])["message"] == "no such run"
+    assert get_report("not a run id!")["statusCode"] == 400

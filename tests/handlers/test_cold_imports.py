@@ -28,6 +28,7 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "serve_model": HEAVY | {BUILDER},  # OpenAI needs no call to serve; Bedrock is boto3, in the runtime
     "evaluate": (HEAVY - {"openai", "nltk"}) | {BUILDER},  # ROUGE-L stems with nltk; no numpy, no rouge_score
     "record_outcome": (HEAVY - {"openai"}) | {BUILDER},
+    "publish_predictions": HEAVY | {BUILDER},  # labelbox: only when a project has predictions on
 }
 
 PROBE = """

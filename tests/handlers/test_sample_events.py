@@ -27,7 +27,10 @@ MODELS: dict[str, tuple[Any, type[BaseModel]]] = {
     "check_fine_tune.json": (events.CheckFineTuneEvent, events.CheckFineTuneEvent),
     "serve_model_start.json": (events.ServeModelEvent, events.ServeModelEvent),
     "serve_model_check.json": (events.ServeModelEvent, events.ServeModelEvent),
-    "evaluate.json": (events.EvaluateEvent, events.EvaluateEvent),
+    "evaluate_plan.json": (events.EvaluateEvent, events.PlanEvaluationEvent),
+    "evaluate_chunk.json": (events.EvaluateEvent, events.EvaluateChunkEvent),
+    "evaluate_aggregate.json": (events.EvaluateEvent, events.AggregateEvaluationEvent),
+    "publish_predictions.json": (events.PublishPredictionsEvent, events.PublishPredictionsEvent),
     "record_outcome.json": (execution_status.RecordOutcomeInput, events.RecordOutcomeEvent),
     "record_outcome_execution_ended.json": (
         execution_status.RecordOutcomeInput,

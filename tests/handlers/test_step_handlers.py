@@ -19,7 +19,7 @@ from labeltune.clock import fixed_clock
 from labeltune.domain.models import RunStatus
 from labeltune.handlers import export_labels, record_outcome
 from labeltune_tools.embedded.lambda_runtime import LambdaContext
-from tests.fakes import InMemoryRunStore
+from tests.fakes import InMemoryObjectStore, InMemoryProjectStore, InMemoryRunStore
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 CLOCK = fixed_clock("2026-09-15T09:30:13+00:00")
@@ -102,7 +102,11 @@ def outcome(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
         follow_ups.append((run_id, project_id))
         return "run-follow-up"
 
-    svc = SimpleNamespace(runs=runs, clock=CLOCK, fine_tuning=None, serving=None, trigger="trigger")
+    projects = InMemoryProjectStore(CLOCK)  # a succeeded run's model is promoted on its project's record
+    svc = SimpleNamespace(
+        runs=runs, clock=CLOCK, fine_tuning=None, serving=None, trigger="trigger", projects=projects,
+        store=InMemoryObjectStore(),  # a succeeded run that was evaluated gets its report there
+    )  # fmt: skip
     monkeypatch.setattr(record_outcome, "services", lambda: svc)
     monkeypatch.setattr(record_outcome, "follow_up_run", follow_up)
     return SimpleNamespace(runs=runs, follow_ups=follow_ups)

@@ -26,6 +26,7 @@ EXPECTED_HANDLERS: dict[str, str] = {
     "RecordOutcomeFunction": "labeltune.handlers.record_outcome.handler",
     "OpenAIJobEventsFunction": "labeltune.handlers.openai_job_events.handler",
     "BedrockJobEventsFunction": "labeltune.handlers.bedrock_job_events.handler",
+    "PublishPredictionsFunction": "labeltune.handlers.publish_predictions.handler",
 }
 
 

@@ -261,13 +261,31 @@ def build_events() -> dict[str, dict[str, Any]]:
             "endpoint_id": endpoint["endpoint_id"],
             "requested_at": "2026-11-26T11:00:00.000+00:00",
         },
-        "evaluate.json": {
+        "evaluate_plan.json": {
+            "action": "plan",
             "run_id": RUN_ID,
             "dataset": DATASET,
             "job": job,
             "endpoint": endpoint,
             "config": CONFIG,
         },
+        "evaluate_chunk.json": {
+            "action": "chunk",
+            "run_id": RUN_ID,
+            "provider": CONFIG["provider"],
+            "base_model": BASE_MODEL,
+            "tuned_model": job["fine_tuned_model"],
+            "chunk": {"index": 0, "key": f"runs/{RUN_ID}/evaluation/chunks/00000.input.jsonl", "examples": 50},
+        },
+        "evaluate_aggregate.json": {
+            "action": "aggregate",
+            "run_id": RUN_ID,
+            "manifest_key": f"runs/{RUN_ID}/evaluation/manifest.json",
+            "base_model": BASE_MODEL,
+            "tuned_model": job["fine_tuned_model"],
+            "config": CONFIG,
+        },
+        "publish_predictions.json": {"run_id": RUN_ID, "project_id": PROJECT_ID, "config": CONFIG},
         "record_outcome.json": {
             "run_id": RUN_ID,
             "project_id": PROJECT_ID,

@@ -102,19 +102,29 @@ def test_every_state_is_reachable_and_every_target_exists(asl: dict[str, Any]) -
     assert seen == set(states)
 
 
+def _map_processors(asl: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The top-level Map states and the states of their item processors (a failure there fails the Map)."""
+    return {name: state for name, state in asl["States"].items() if state["Type"] == "Map"}
+
+
 def test_tasks_retry_and_catch_except_the_failure_recorder(asl: dict[str, Any]) -> None:
     states = _states(asl)
     tasks = {name: state for name, state in states.items() if state["Type"] == "Task"}
     assert tasks
-    catch_targets = {c["Next"] for state in tasks.values() for c in state.get("Catch", [])}
+    in_maps = {inner for m in _map_processors(asl).values() for inner in _states(m["ItemProcessor"])}
+    catch_targets = {c["Next"] for state in states.values() for c in state.get("Catch", [])}
     for name, state in tasks.items():
         assert state.get("Retry"), f"{name} has no Retry"
+        if name in in_maps:
+            continue  # an item's failure fails its Map, whose Catch records it (below)
         if "Catch" not in state:
             # Only the state every Catch leads to may skip its own Catch: it records the failure.
             assert name in catch_targets, f"{name} has no Catch"
         else:
             assert any("States.ALL" in c["ErrorEquals"] for c in state["Catch"]), name
-    uncaught = [name for name, state in tasks.items() if "Catch" not in state]
+    for name, state in _map_processors(asl).items():
+        assert any("States.ALL" in c["ErrorEquals"] for c in state.get("Catch", [])), f"{name} has no Catch"
+    uncaught = [name for name, state in tasks.items() if "Catch" not in state and name not in in_maps]
     assert uncaught == ["RecordRunFailure"]
 
 
@@ -134,6 +144,7 @@ def test_every_invoked_lambda_has_an_invoke_policy(template: dict[str, Any], asl
         "ServeModelFunction",
         "EvaluateFunction",
         "RecordOutcomeFunction",
+        "PublishPredictionsFunction",
     }
     for logical_id in invoked:
         assert template["Resources"][logical_id]["Type"] == "AWS::Serverless::Function"
@@ -149,6 +160,7 @@ def test_translated_definition_keeps_substitutions(translated: dict[str, Any]) -
         "ServeModelFunctionArn",
         "EvaluateFunctionArn",
         "RecordOutcomeFunctionArn",
+        "PublishPredictionsFunctionArn",
     }
 
 

@@ -88,7 +88,7 @@ def test_step_events_chain_like_the_state_machine() -> None:
     prepare = _load("prepare_dataset.json")
     start = _load("start_fine_tune.json")
     check = _load("check_fine_tune.json")
-    evaluate = _load("evaluate.json")
+    evaluate = _load("evaluate_plan.json")
     record = _load("record_outcome.json")
     run_id = prepare["run_id"]
     assert (prepare["run_id"], prepare["project_id"]) == ("run-sample-0001", "clx-support-summaries-demo")

@@ -45,6 +45,11 @@ LAZY_PATHS: dict[str, list[str]] = {
     "EvaluateFunction": [
         "__import__('labeltune.domain.metrics', fromlist=['rouge_l']).rouge_l('the cats sat', 'the cat sat')",
     ],
+    "PublishPredictionsFunction": [
+        "__import__('labeltune.adapters.labelbox_predictions')",  # the Labelbox sink (LabelSource=labelbox)
+        "__import__('labeltune.adapters.s3_predictions')",
+        "__import__('labelbox.schema.annotation_import')",
+    ],
     "OpenAIJobEventsFunction": [
         "__import__('labeltune.pipeline.completion')",  # imported by the route when first called
     ],
@@ -243,6 +248,7 @@ FUNCTIONS = [
     "RecordOutcomeFunction",
     "OpenAIJobEventsFunction",
     "BedrockJobEventsFunction",
+    "PublishPredictionsFunction",
 ]
 
 

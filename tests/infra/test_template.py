@@ -58,6 +58,7 @@ SECRET_ACCESS = {
     "RecordOutcomeFunction": {"OpenAIApiKeySecret"},  # to cancel a failed run's still-training job
     "OpenAIJobEventsFunction": {"OpenAIApiKeySecret", "OpenAIWebhookSecret"},  # verify, then read the job back
     "BedrockJobEventsFunction": set(),
+    "PublishPredictionsFunction": {"LabelboxApiKeySecret"},
 }
 
 ROUTES = {
@@ -67,7 +68,10 @@ ROUTES = {
     ("/projects/{project_id}/runs", "post"): "AWS_IAM",
     ("/projects/{project_id}/runs", "get"): "AWS_IAM",
     ("/projects/{project_id}/deliveries", "get"): "AWS_IAM",
+    ("/projects/{project_id}/model", "get"): "AWS_IAM",
+    ("/projects/{project_id}/model", "post"): "AWS_IAM",
     ("/runs/{run_id}", "get"): "AWS_IAM",
+    ("/runs/{run_id}/report", "get"): "AWS_IAM",
     ("/webhooks/openai", "post"): "NONE",
 }
 ROUTE_FUNCTIONS = {("/webhooks/openai", "post"): "OpenAIJobEventsFunction"}  # the others: ApiFunction
@@ -149,6 +153,7 @@ def test_sizes_and_timeouts(translated: dict[str, Any]) -> None:
         "RecordOutcomeFunction": (600, 512),  # cancelling jobs and deleting files, retried within a budget
         "OpenAIJobEventsFunction": (60, 512),
         "BedrockJobEventsFunction": (60, 512),
+        "PublishPredictionsFunction": (900, 512),
     }
     functions = _of_type(translated, "AWS::Lambda::Function")
     actual = {k: (v["Properties"]["Timeout"], v["Properties"]["MemorySize"]) for k, v in functions.items()}
@@ -191,12 +196,25 @@ def test_function_roles_are_least_privilege(translated: dict[str, Any]) -> None:
     ]
     prefix = resources["ApiFunction"]["Properties"]["Environment"]["Variables"]["WEBHOOK_SECRET_PREFIX"]
     assert prefix == {"Fn::Sub": "${AWS::StackName}/labelbox-webhook/"}
+    # The API presigns links to run reports only, never to the chats and outputs beside them.
+    api_s3 = [(_actions(s), s["Resource"]) for s in api_statements if any(a.startswith("s3:") for a in _actions(s))]
+    assert api_s3 == [(["s3:GetObject"], {"Fn::Sub": "${ArtifactsBucket.Arn}/runs/*/report.html"})]
+    # A rollback to a Bedrock model serves it again and deletes the superseded deployment: deployments only.
+    assert {a for a in api_actions if a.startswith("bedrock:")} == {
+        "bedrock:ListFoundationModels",
+        "bedrock:CreateCustomModelDeployment",
+        "bedrock:GetCustomModelDeployment",
+        "bedrock:DeleteCustomModelDeployment",
+        "bedrock:ListCustomModelDeployments",
+    }
     record_actions = {a for s in _statements(resources["RecordOutcomeFunctionRole"]) for a in _actions(s)}
     # Closing a run may start its one follow-up run (StartExecution; DescribeExecution to recover a dead claim),
     # cancel a failed run's job (the OpenAI key; Bedrock's job API) and delete the deployment that served its
     # tuned model; an event it cannot handle goes to the dead-letter queue (SendMessage, SAM's on-failure
-    # destination).
+    # destination); a succeeded run's report is rendered from its evaluation files and stored (GetObject, PutObject).
     assert {a for a in record_actions if not a.startswith("dynamodb:")} == {
+        "s3:GetObject",
+        "s3:PutObject",
         "states:StartExecution",
         "states:DescribeExecution",
         "sqs:SendMessage",

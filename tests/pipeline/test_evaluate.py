@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
 from labeltune.catalog import load_catalog
-from labeltune.errors import TransientError
-from labeltune.pipeline.evaluate import base_model_endpoint, evaluate_models
+from labeltune.domain.models import ChunkRef
+from labeltune.errors import EvaluationIncomplete, TransientError
+from labeltune.pipeline.evaluate import (
+    MAX_CHUNK_EXAMPLES,
+    aggregate_evaluation,
+    base_model_endpoint,
+    chunk_size,
+    evaluate_chunk,
+    evaluate_models,
+    plan_evaluation,
+)
 from tests.fakes import InMemoryObjectStore, InMemoryRunStore, ScriptedChatModel
 
 RUN = "run-eval-test"
@@ -146,20 +156,59 @@ def test_a_model_error_costs_one_example_only(store: InMemoryObjectStore, runs: 
     assert run is not None and run["tuned_metrics"]["errors"] == 1
 
 
-def test_transient_error_propagates_for_the_state_machine_to_retry(
+def test_a_transient_error_fails_its_chunk_and_a_retry_asks_only_what_is_not_done(
     store: InMemoryObjectStore, runs: InMemoryRunStore
 ) -> None:
+    """A rate limit on one example fails that chunk (the state machine retries it with backoff); the chunks done
+    before it keep their results and are not asked again, and no aggregate is recorded until every chunk is done."""
+    asked: list[str] = []
+    limited = {"on": True}
+
     def respond(model: str, system: str, user: str) -> str:
-        if user == EXAMPLES[1][1]:
+        asked.append(user)
+        if user == EXAMPLES[1][1] and limited["on"]:
             raise TransientError("429 rate limited")
         return REFERENCE[user]
 
+    plan = plan_evaluation(RUN, EVAL_KEY, store, runs, bucket="b", concurrency=6)  # 3 chunks of one example
+    assert (plan.chunks, plan.examples, plan.max_concurrency) == (3, 3, 3)
+    chunks = [ChunkRef.model_validate(item) for item in store.get_json(plan.manifest_key)]
+    chat = ScriptedChatModel(respond)
+    assert evaluate_chunk(RUN, chunks[0], BASE, TUNED, store, chat)["skipped"] is False
     with pytest.raises(TransientError):
-        evaluate_models(RUN, EVAL_KEY, BASE, TUNED, store, ScriptedChatModel(respond), runs)
-    assert store.keys(f"runs/{RUN}/evaluation/") == []
+        evaluate_chunk(RUN, chunks[1], BASE, TUNED, store, chat)
+    with pytest.raises(EvaluationIncomplete, match="chunk 1"):
+        aggregate_evaluation(RUN, plan.manifest_key, BASE, TUNED, store, runs)
     run = runs.get_run(RUN)
-    assert run is not None
-    assert "base_metrics" not in run and "evaluated_examples" not in run
+    assert run is not None and "base_metrics" not in run and "evaluated_examples" not in run
+
+    limited["on"] = False
+    asked.clear()
+    for chunk in chunks:  # the Map run again: every item, as a redriven or re-run Map would
+        evaluate_chunk(RUN, chunk, BASE, TUNED, store, chat)
+    assert sorted(asked) == sorted([EXAMPLES[1][1], EXAMPLES[2][1]] * 2)  # chunk 0 not asked again
+    summary = aggregate_evaluation(RUN, plan.manifest_key, BASE, TUNED, store, runs)
+    assert summary.base.examples == summary.tuned.examples == 3
+    written = [json.loads(line) for line in store.read_lines(summary.results_key)]
+    assert [r["data_row_id"] for r in written] == ["dr-1", "dr-1", "dr-2", "dr-2", "dr-3", "dr-3"]
+
+
+@pytest.mark.parametrize(
+    ("examples", "max_concurrency", "size", "chunks"),
+    [
+        (3, 4, 1, 3),
+        (10_000, 16, 90, 112),  # 7 waves of 16 chunks of at most 100: the last wave is as full as the first
+        (1_600, 16, 100, 16),
+        (1_601, 16, 51, 32),
+        (0, 16, 1, 0),
+    ],
+)
+def test_chunks_fill_whole_waves_of_the_concurrency(
+    examples: int, max_concurrency: int, size: int, chunks: int
+) -> None:
+    assert chunk_size(examples, max_concurrency) == size
+    assert math.ceil(examples / size) == chunks
+    assert size <= MAX_CHUNK_EXAMPLES
 
 
 def test_blank_lines_in_the_eval_file_are_skipped(runs: InMemoryRunStore) -> None:
@@ -218,3 +267,66 @@ def test_the_base_model_is_asked_by_the_id_it_is_served_under() -> None:
     assert base_model_endpoint("bedrock", "amazon.nova-2-lite-v1:0:256k", catalog) == "us.amazon.nova-2-lite-v1:0"
     assert base_model_endpoint("openai", "gpt-4.1-mini-2025-04-14", catalog) == "gpt-4.1-mini-2025-04-14"
     assert base_model_endpoint("bedrock", "not-in-the-catalog", catalog) == "not-in-the-catalog"
+
+
+def test_the_judge_reads_each_tuned_summary_with_its_chat_never_the_reference(
+    store: InMemoryObjectStore, runs: InMemoryRunStore
+) -> None:
+    from labeltune.domain.judge import CRITERIA
+
+    judged: list[str] = []
+
+    def respond(model: str, system: str, user: str) -> str:
+        if model == "judge-model":
+            judged.append(system + user)
+            verdict = {criterion: True for criterion in CRITERIA}
+            verdict["two_or_three_sentences"] = "Resending" not in user  # fails one of the three
+            return json.dumps(verdict)
+        return REFERENCE[user]
+
+    summary = evaluate_models(
+        RUN, EVAL_KEY, BASE, TUNED, store, ScriptedChatModel(respond), runs, judge_model="judge-model"
+    )
+    assert len(judged) == 3  # the tuned summaries only
+    assert summary.judge is not None and (summary.judge.judged, summary.judge.pass_rate) == (3, 0.6667)
+    records = [json.loads(line) for line in store.read_lines(summary.results_key)]
+    assert all(("judge" in r) == (r["role"] == "tuned") for r in records)
+    run = runs.get_run(RUN)
+    assert run is not None and run["judge_summary"]["pass_rate"] == 0.6667
+
+
+def test_the_packaged_human_labelled_set_is_the_one_in_examples() -> None:
+    """The functions read their own copy (examples/ is not deployed): the two must not drift apart."""
+    from pathlib import Path
+
+    from labeltune.pipeline.evaluate import HUMAN_LABELLED_SET
+
+    examples = Path(__file__).resolve().parents[2] / "examples" / "judge_human_labels.jsonl"
+    assert HUMAN_LABELLED_SET.read_bytes() == examples.read_bytes()
+
+
+def test_the_judges_agreement_decides_whether_it_may_gate(runs: InMemoryRunStore) -> None:
+    from labeltune.domain.judge import CRITERIA, JudgeConfig
+    from labeltune.pipeline.evaluate import judge_agreement
+
+    always_yes = ScriptedChatModel(lambda model, system, user: json.dumps(dict.fromkeys(CRITERIA, True)))
+    measured = judge_agreement(RUN, JudgeConfig(enabled=True), "judge-model", always_yes, runs)
+    run = runs.get_run(RUN)
+    assert run is not None and run["judge_trusted"] is False  # a judge that always says yes agrees by chance
+    assert run["judge_findings"] and measured.examples == run["judge_agreement"]["examples"] > 0
+
+
+def test_the_gate_is_decided_with_the_aggregates_and_recorded_on_the_run(
+    store: InMemoryObjectStore, runs: InMemoryRunStore
+) -> None:
+    from labeltune.domain.project_config import EvaluationThresholds
+
+    demanding = EvaluationThresholds(min_rouge_l_gain=2.0 - 1.5, max_leak_rate=1.0)
+    summary = evaluate_models(
+        RUN, EVAL_KEY, BASE, TUNED, store, ScriptedChatModel(leaky_base_perfect_tuned), runs, demanding
+    )
+    assert summary.gate is not None
+    gain = summary.gate.check("rouge_l_gain")
+    assert gain is not None and gain.passed == (summary.tuned.rouge_l - summary.base.rouge_l >= 0.5)
+    run = runs.get_run(RUN)
+    assert run is not None and run["gate_passed"] is summary.gate.passed and run["gate"]["checks"]

@@ -6,9 +6,9 @@ import argparse
 import sys
 from typing import Any, NoReturn
 
-from labeltune_tools.commands import dataset, labelbox, local
+from labeltune_tools.commands import dataset, judge, labelbox, local
 
-COMMANDS = (local, labelbox, dataset)
+COMMANDS = (local, labelbox, dataset, judge)
 
 
 class Parser(argparse.ArgumentParser):

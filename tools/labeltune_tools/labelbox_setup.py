@@ -26,6 +26,7 @@ from typing import Any, Literal, Protocol
 
 from labeltune.domain.conversion import FieldMapping, Reason, convert_row
 from labeltune.domain.models import Rejection
+from labeltune.domain.predictions import choose_classification, top_level_classifications
 from labeltune.domain.project_config import ProjectConfig
 from labeltune.domain.row_data import web_url
 from labeltune.errors import ConfigurationError, RowDataFetchError
@@ -358,6 +359,51 @@ def map_ontology(classifications: Sequence[OntologyClassification], mapping: Fie
 
 
 # --------------------------------------------------------------------------------------------------
+# check: predictions back in Labelbox
+
+
+@dataclass(frozen=True)
+class PredictionsCheck:
+    """Whether the project's ontology can take the tuned model's answers as a model run's predictions, and
+    whether the review project (if any) exists. Warnings only when predictions are on."""
+
+    enabled: bool
+    classification: str | None  # the free-text classification predictions would go to
+    problem: str | None  # why there is none
+    review_project_id: str | None
+    review_project_name: str | None  # None: not configured, or not found (see warnings)
+    warnings: tuple[str, ...]
+
+
+def check_predictions(client: Any, project_id: str, ontology: Any, config: ProjectConfig) -> PredictionsCheck:
+    """The rule the predictions step applies (domain.predictions.choose_classification), on the ontology."""
+    from lbox.exceptions import ResourceNotFoundError
+
+    settings = config.predictions
+    classes = top_level_classifications(getattr(ontology, "normalized", None))
+    choice = choose_classification(classes, settings.wanted_classification(config.mapping))
+    warnings = [f"predictions: {choice.problem}"] if choice.problem else []
+    review_name: str | None = None
+    if settings.review_project_id is not None:
+        if settings.review_project_id == project_id:
+            warnings.append("predictions: the review project is the training project; rows already in it are skipped")
+        try:
+            review_name = str(getattr(client.get_project(settings.review_project_id), "name", "") or "")
+        except ResourceNotFoundError:
+            warnings.append(
+                f"predictions: review project {settings.review_project_id} does not exist (or is not shared)"
+            )
+    return PredictionsCheck(
+        enabled=settings.enabled,
+        classification=choice.classification.name if choice.classification else None,
+        problem=choice.problem,
+        review_project_id=settings.review_project_id,
+        review_project_name=review_name,
+        warnings=tuple(warnings) if settings.enabled else (),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
 # check: the rows of a real export
 
 
@@ -436,6 +482,7 @@ class CheckReport:
     mapping: MappingReport
     counts: RowCounts
     warnings: tuple[str, ...]  # mapping warnings first, then what the rows show
+    predictions: PredictionsCheck | None = None
 
 
 def check_project(
@@ -457,6 +504,7 @@ def check_project(
     project = client.get_project(project_id)
     ontology = project.ontology()
     mapping = map_ontology(ontology_classifications(getattr(ontology, "normalized", None)), config.mapping)
+    predictions = check_predictions(client, project_id, ontology, config)
     waiter = ExportWaiter(exports, timeout_seconds=timeout_seconds, poll_seconds=poll_seconds, sleep=sleep, clock=clock)
     task_id = exports.start_export(project_id)
     waiter.wait(task_id)
@@ -465,6 +513,7 @@ def check_project(
     if ontology is None:
         warnings.insert(0, "the project has no ontology")
     warnings.extend(row_warnings(counts, config))
+    warnings.extend(predictions.warnings)
     return CheckReport(
         project_id=project_id,
         project_name=str(getattr(project, "name", "") or ""),
@@ -472,6 +521,7 @@ def check_project(
         mapping=mapping,
         counts=counts,
         warnings=tuple(warnings),
+        predictions=predictions,
     )
 
 

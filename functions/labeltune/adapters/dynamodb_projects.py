@@ -6,6 +6,8 @@ Every state change is conditional, so concurrent webhooks cannot both start a ru
 - a delivery is one transaction: its record (`delivery#<id>`, once per delivery id), a count marker
   (`count#<generation>#<key>`, once per label per run) and the project's `ADD pending_labels 1` on the
   condition that the generation has not moved meanwhile.
+- the current model and its promotion history (`current_model`, `model_history`) are written whole, on the
+  condition that `model_version` (bumped by each promotion) has not moved since they were read.
 Real DynamoDB cancels transactions that touch the same items at the same time (TransactionConflict); those
 are retried with jittered backoff, and what still conflicts surfaces as a TransientError (the API answers
 503 with Retry-After).
@@ -26,6 +28,15 @@ from botocore.exceptions import ClientError
 from labeltune.adapters.dynamodb_runs import _from_dynamo, _to_dynamo
 from labeltune.clock import Clock, iso, system_clock
 from labeltune.domain.models import DeliveryOutcome
+from labeltune.domain.promotions import (
+    CURRENT_MODEL,
+    MODEL_HISTORY,
+    MODEL_VERSION,
+    ModelPromotion,
+    ProjectModel,
+    PromotionChange,
+    apply_promotion,
+)
 from labeltune.domain.trigger_policy import Verdict
 from labeltune.errors import TransientError, UnknownProject
 
@@ -33,6 +44,7 @@ DELIVERY_TTL_SECONDS = 7 * 24 * 3600  # Labelbox does not redeliver older events
 COUNT_MARKER_TTL_SECONDS = 90 * 24 * 3600
 DELIVERIES_BY_TIME = "by_time"
 CONFLICT_ATTEMPTS = 6
+PROMOTION_ATTEMPTS = 20  # promotions are rare (a passing run, a rollback): losing 20 races in a row is an outage
 
 
 def delivery_key(delivery_id: str) -> str:
@@ -283,3 +295,38 @@ class DynamoProjectStore:
                 return None
             raise
         return _from_dynamo(result["Attributes"])
+
+    # -- the current model ------------------------------------------------------------------------------
+    def promote_model(self, project_id: str, entry: ModelPromotion) -> PromotionChange:
+        """Read the project's model state, apply the promotion, and write it on the condition that the state's
+        version has not moved (optimistic locking: the history is a list, so the write replaces it whole). A
+        promotion that lost the race reads again and reapplies itself on top of the winner."""
+        for attempt in range(PROMOTION_ATTEMPTS):
+            project = self.get_project(project_id)
+            if project is None:
+                raise UnknownProject(project_id)
+            before = ProjectModel.of(project)
+            after, change = apply_promotion(before, entry)
+            if not change.changed:
+                return change
+            values = {f":{name}": value for name, value in after.attributes().items()}
+
+            def write(values: dict[str, Any] = values, version: int = before.version) -> Any:
+                return self._table.update_item(
+                    Key={"project_id": project_id},
+                    UpdateExpression=f"SET {CURRENT_MODEL} = :{CURRENT_MODEL}, {MODEL_HISTORY} = :{MODEL_HISTORY}, "
+                    f"{MODEL_VERSION} = :{MODEL_VERSION}",
+                    ConditionExpression=f"attribute_exists(project_id) AND ({MODEL_VERSION} = :version OR "
+                    f"(attribute_not_exists({MODEL_VERSION}) AND :version = :zero))",
+                    ExpressionAttributeValues={**_to_dynamo(values), ":version": version, ":zero": 0},
+                )
+
+            try:
+                self._retrying(write)
+            except ClientError as error:
+                if not _conditional_failed(error):
+                    raise
+                self._sleep(random.uniform(0, min(1.0, 0.05 * 2**attempt)))
+                continue
+            return change
+        raise TransientError("the project's model kept changing under concurrent promotions; retry later")

@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 
 class S3ObjectStore:
     def __init__(self, bucket: str, client: Any | None = None) -> None:
         self.bucket = bucket
-        self._s3 = client or boto3.client("s3")
+        # SigV4 for presigned links too (botocore would sign them with SigV2 in us-east-1, which S3 is retiring).
+        self._s3 = client or boto3.client("s3", config=Config(signature_version="s3v4"))
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
@@ -37,3 +39,18 @@ class S3ObjectStore:
 
     def get_json(self, key: str) -> Any:
         return json.loads(self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+
+    def put_text(self, key: str, text: str, content_type: str) -> str:
+        self._s3.put_object(Bucket=self.bucket, Key=key, Body=text.encode("utf-8"), ContentType=content_type)
+        return self.uri(key)
+
+    def presigned_url(self, key: str, expires_seconds: int) -> str:
+        # Signed locally with this function's credentials (no call to S3): the link works while they would.
+        params = {"Bucket": self.bucket, "Key": key}
+        return str(self._s3.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_seconds))
+
+    def find_json(self, key: str) -> Any | None:
+        try:
+            return self.get_json(key)
+        except self._s3.exceptions.NoSuchKey:
+            return None

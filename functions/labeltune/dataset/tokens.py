@@ -110,7 +110,8 @@ BUNDLED_ENCODINGS = Path(__file__).resolve().parent / "encodings"
 def _encoding(name: str) -> Any:
     import tiktoken  # loading an encoding takes a moment: only when tokens are first counted
 
-    os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(BUNDLED_ENCODINGS))
+    if not os.environ.get("TIKTOKEN_CACHE_DIR"):  # unset or empty (tiktoken reads "" as "do not cache")
+        os.environ["TIKTOKEN_CACHE_DIR"] = str(BUNDLED_ENCODINGS)
     try:
         return tiktoken.get_encoding(name)
     except Exception as error:  # a download failure surfaces as requests/urllib errors

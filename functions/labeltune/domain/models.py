@@ -137,6 +137,15 @@ class ModelMetrics(BaseModel):
     error_rate: float = Field(0.0, description="Share of examples the model failed to answer")
 
 
+class ChunkRef(BaseModel):
+    """One chunk of a run's held-out set, as the evaluation's Map hands it to a function (every item is a state
+    input: kept small)."""
+
+    index: int = Field(ge=0)
+    key: str
+    examples: int = Field(ge=0)
+
+
 class DeliveryOutcome(BaseModel):
     """What recording one webhook delivery did."""
 

@@ -221,3 +221,65 @@ def _id_pattern(value: str) -> re.Pattern[str]:
     if not number:
         return re.compile(re.escape(value), re.IGNORECASE)
     return re.compile(r"(?<!\d)" + number + r"(?!\d)")
+
+
+def leak_spans(output: str, pii: Mapping[str, Iterable[str]]) -> list[tuple[int, int, str]]:
+    """Where the values `find_leaks` counts appear in `output`: sorted, non-overlapping (start, end, pii types).
+
+    The same matching as find_leaks (a name as a whole word, a phone by its digits, an id by its number), so
+    a report highlights exactly what the leak counts measured; overlapping matches are merged into one span
+    whose types are joined ("email, name" for a name inside an address)."""
+    found: list[tuple[int, int, str]] = []
+    for kind, values in pii.items():
+        values = {v for v in values if v and v.strip()}
+        if kind == PHONE:
+            found += [(start, end, kind) for start, end in _phone_spans(output, values)]
+            continue
+        for value in values:
+            if kind == NAME:
+                pattern = _name_pattern(value)
+            elif kind == EMAIL:
+                pattern = _email_pattern(value)
+            elif kind in (ORDER_ID, ACCOUNT_ID):
+                pattern = _id_pattern(value)
+            else:
+                pattern = re.compile(re.escape(value), re.IGNORECASE)
+            found += [(m.start(), m.end(), kind) for m in pattern.finditer(output) if m.end() > m.start()]
+    merged: list[tuple[int, int, str]] = []
+    for start, end, kind in sorted(found, key=lambda span: (span[0], -span[1])):
+        if merged and start < merged[-1][1]:
+            first_start, first_end, kinds = merged[-1]
+            joined = ", ".join(sorted({*kinds.split(", "), kind}))
+            merged[-1] = (first_start, max(first_end, end), joined)
+        else:
+            merged.append((start, end, kind))
+    return merged
+
+
+def _phone_spans(text: str, phones: set[str]) -> list[tuple[int, int]]:
+    """The spans of the digit runs `_count_phones` counts as one of `phones` (see `_digit_windows`)."""
+    targets = {t for t in (normalize_phone(p) for p in phones) if len(t) >= MIN_PHONE_DIGITS}
+    if not targets:
+        return []
+    runs: list[list[re.Match[str]]] = []
+    previous_end: int | None = None
+    for match in _DIGIT_GROUP.finditer(text):
+        joined = previous_end is not None and _PHONE_JOINER.fullmatch(text[previous_end : match.start()])
+        if joined and runs:
+            runs[-1].append(match)
+        else:
+            runs.append([match])
+        previous_end = match.end()
+    spans: list[tuple[int, int]] = []
+    for run in runs:
+        for i in range(len(run)):
+            digits = ""
+            for group in run[i:]:
+                digits += group.group()
+                if len(digits) > _MAX_PHONE_DIGITS + 1:
+                    break
+                if len(digits) >= MIN_PHONE_DIGITS and any(
+                    digits == t or t.endswith(digits) or digits.endswith(t) for t in targets
+                ):
+                    spans.append((run[i].start(), group.end()))
+    return spans

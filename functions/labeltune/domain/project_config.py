@@ -13,6 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from labeltune.domain.conversion import FieldMapping
+from labeltune.domain.judge import JudgeConfig
+from labeltune.domain.predictions import PredictionsConfig
 from labeltune.domain.split import SplitRatios
 
 DEFAULT_SYSTEM_PROMPT = (
@@ -122,6 +124,14 @@ class EvaluationThresholds(BaseModel):
     max_leak_rate: float = Field(0.0, ge=0, le=1, description="share of outputs allowed to leak PII")
     min_rouge_l: float = Field(0.0, ge=0, le=1, description="mean ROUGE-L the tuned model must reach")
     max_error_rate: float = Field(0.0, ge=0, le=1, description="share of held-out examples it may fail to answer")
+    # The promotion gate (domain/gate.py). 0.0: a model worse than the base model is never promoted; a negative
+    # bound tolerates a small loss (e.g. for fewer leaks); None switches the comparison off.
+    min_rouge_l_gain: float | None = Field(
+        0.0, ge=-1, le=1, description="tuned minus base mean ROUGE-L the tuned model must reach; None: not checked"
+    )
+    min_judge_pass_rate: float | None = Field(
+        None, ge=0, le=1, description="share the LLM judge must pass (only a judge trusted enough gates); None: off"
+    )
 
     def findings(self, leak_rate: float, rouge_l: float, error_rate: float = 0.0) -> list[str]:
         """Why a tuned model falls short; an empty list means it passes."""
@@ -178,6 +188,15 @@ class ProjectConfig(BaseModel):
         description="share of rows Labelbox may fail to export before a run fails rather than train without them",
     )
     evaluation: EvaluationThresholds = EvaluationThresholds()
+    judge: JudgeConfig = JudgeConfig()
+    predictions: PredictionsConfig = PredictionsConfig()
+    evaluation_concurrency: int = Field(
+        16,
+        ge=2,
+        le=256,
+        description="model calls in flight at once while evaluating (each held-out example asks base and tuned "
+        "together); bounded by the provider's rate limits, which are answered with backoff",
+    )
 
     @model_validator(mode="after")
     def _provider_default_model(self) -> ProjectConfig:

@@ -26,6 +26,7 @@ from labeltune.pipeline.trigger import Reply, accept_labelbox_webhook, request_m
 from labeltune.wiring import services
 
 MAX_CONFIG_BYTES = 64 * 1024  # a project configuration is a few hundred bytes
+MAX_ROLLBACK_BYTES = 1024  # {"run_id": ...}: a run id is at most 80 characters
 
 App = TypeVar("App", bound=ApiGatewayResolver)
 
@@ -34,6 +35,11 @@ def checked_project_id(value: str) -> str:
     if not is_project_id(value):
         raise HttpError(400, "invalid project id: 1-128 letters, digits, '-' or '_'")
     return value
+
+
+def _ids(rollback: dict[str, Any]) -> dict[str, Any]:
+    """What a rollback log line carries: whether it changed anything and what it superseded (ids only)."""
+    return {k: rollback.get(k) for k in ("changed", "superseded_run_id", "superseded_cleanup_error")}
 
 
 def build_app(app: App) -> App:
@@ -102,6 +108,40 @@ def build_app(app: App) -> App:
             raise HttpError(404, "unknown project", project_id=project_id)
         return {"project_id": project_id, "deliveries": svc.projects.list_deliveries(project_id)}
 
+    @app.get("/projects/<project_id>/model")
+    def get_project_model(project_id: str) -> Response:
+        """The project's current model and its promotions, newest first."""
+        from labeltune.pipeline.promotion import model_view  # off the webhook's cold start: see module doc
+
+        project = services().projects.get_project(checked_project_id(project_id))
+        if project is None:
+            raise HttpError(404, "unknown project", project_id=project_id)
+        return json_response(200, model_view(project))
+
+    @app.post("/projects/<project_id>/model")
+    def roll_back_project_model(project_id: str) -> Response:
+        """Make the model of an earlier promoted run current again: {"run_id": "..."}."""
+        from labeltune.errors import UnknownProject
+        from labeltune.pipeline.promotion import RollbackRefused, roll_back
+
+        project_id = checked_project_id(project_id)
+        body = raw_body(app)
+        if len(body) > MAX_ROLLBACK_BYTES:
+            raise HttpError(413, f"a rollback request is at most {MAX_ROLLBACK_BYTES} bytes")
+        request = parse_json_object(body or b"{}")
+        run_id = request.get("run_id")
+        if set(request) != {"run_id"} or not isinstance(run_id, str) or not is_valid_run_id(run_id):
+            raise HttpError(400, 'the body must be {"run_id": "<a run id>"}')
+        svc = services()
+        try:
+            result = roll_back(project_id, run_id, svc.projects, svc.serving, svc.clock)
+        except UnknownProject as unknown:
+            raise HttpError(404, "unknown project", project_id=project_id) from unknown
+        except RollbackRefused as refused:
+            raise HttpError(409, str(refused), project_id=project_id, run_id=run_id) from refused
+        logger.info("model rolled back", extra={"project_id": project_id, "run_id": run_id, **_ids(result)})
+        return json_response(200, result)
+
     @app.get("/runs/<run_id>")
     def get_run(run_id: str) -> Response:
         if not is_valid_run_id(run_id):
@@ -110,6 +150,23 @@ def build_app(app: App) -> App:
         if run is None:
             raise HttpError(404, "no such run", run_id=run_id)
         return json_response(200, public_run(run))
+
+    @app.get("/runs/<run_id>/report")
+    def get_run_report(run_id: str) -> Response:
+        """A redirect to the run's report through a short-lived presigned link (the bucket stays private)."""
+        from labeltune.pipeline.report import LINK_SECONDS, report_key  # see module doc: the webhook never needs it
+
+        if not is_valid_run_id(run_id):
+            raise HttpError(400, "invalid run id")
+        svc = services()
+        run = svc.runs.get_run(run_id)
+        if run is None:
+            raise HttpError(404, "no such run", run_id=run_id)
+        if run.get("report_key") != report_key(run_id):  # recorded once the report was stored
+            raise HttpError(404, "the run has no report", run_id=run_id)
+        url = svc.store.presigned_url(report_key(run_id), LINK_SECONDS)
+        body = {"run_id": run_id, "expires_in_seconds": LINK_SECONDS}
+        return json_response(302, body, headers={"Location": url, "Cache-Control": "no-store"})
 
     return app
 

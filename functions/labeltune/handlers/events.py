@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from labeltune.domain.models import FineTuneJob, ModelEndpoint
+from labeltune.domain.models import ChunkRef, FineTuneJob, ModelEndpoint
 from labeltune.domain.project_config import LEGACY_PROVIDER, ProjectConfig, Provider
 from labeltune.pipeline.prepare import PreparedDataset  # a model: importing it does not import the builder
 
@@ -82,11 +82,49 @@ class ServeModelEvent(StepInput):
     requested_at: str | None = None  # check
 
 
-class EvaluateEvent(StepInput):
+class PlanEvaluationEvent(StepInput):
+    """PlanEvaluation: the held-out set into chunks for the Map, and the model ids the chunks ask."""
+
+    action: Literal["plan"]
     run_id: str
     dataset: PreparedDataset
     job: FineTuneJob
     endpoint: ModelEndpoint | None = None  # what serves the tuned model; absent: the job's model, called by name
+    config: ProjectConfig = ProjectConfig()
+
+
+class EvaluateChunkEvent(StepInput):
+    """One item of the EvaluateChunks Map."""
+
+    action: Literal["chunk"]
+    run_id: str
+    provider: Provider
+    base_model: str
+    tuned_model: str
+    chunk: ChunkRef
+    judge_model: str | None = None  # the project's judge, asked about every tuned summary
+
+
+class AggregateEvaluationEvent(StepInput):
+    action: Literal["aggregate"]
+    run_id: str
+    manifest_key: str
+    base_model: str
+    tuned_model: str
+    config: ProjectConfig = ProjectConfig()
+
+
+EvaluateEvent = Annotated[
+    PlanEvaluationEvent | EvaluateChunkEvent | AggregateEvaluationEvent, Field(discriminator="action")
+]
+"""What the EvaluateFunction is invoked with, by the state its `action` names."""
+
+
+class PublishPredictionsEvent(StepInput):
+    """PublishPredictions: the evaluated run's tuned answers to Labelbox, as the project's `predictions` say."""
+
+    run_id: str
+    project_id: str
     config: ProjectConfig = ProjectConfig()
 
 

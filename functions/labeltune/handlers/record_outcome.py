@@ -28,8 +28,18 @@ def handler(event: ExecutionStatusChange | RecordOutcomeEvent, context: Any) -> 
     else:
         run_id, project_id = event.run_id, event.project_id
         outcome = RunStatus(event.outcome)
+        store = svc.store if outcome is RunStatus.SUCCEEDED else None  # for the report of a succeeded run
         result = record_outcome(
-            run_id, outcome, svc.runs, svc.clock, event.error, event.cause, svc.fine_tuning, svc.serving
+            run_id,
+            outcome,
+            svc.runs,
+            svc.clock,
+            event.error,
+            event.cause,
+            svc.fine_tuning,
+            svc.serving,
+            svc.projects,
+            store=store,
         )
     if project_id:
         try:
@@ -39,5 +49,6 @@ def handler(event: ExecutionStatusChange | RecordOutcomeEvent, context: Any) -> 
             # pending for the next delivery. Failing here would rewrite a succeeded run as failed.
             logger.exception("follow-up run not started", extra={"run_id": run_id})
             result["follow_up_error"] = type(error).__name__
-    logger.info("run finished", extra={k: result.get(k) for k in ("run_id", "status", "error", "follow_up_run_id")})
+    logged = ("run_id", "status", "error", "follow_up_run_id", "report_key", "report_error")  # ids and class names
+    logger.info("run finished", extra={k: result.get(k) for k in logged})
     return result

@@ -1,7 +1,8 @@
 """Record how a run ended, and leave nothing behind at the provider: failures keep the provider's or the
 step's own message; every job of the run still training is cancelled, every file it uploaded deleted and
-whatever served its tuned model (a Bedrock deployment) deleted, whatever the outcome, unless the project
-keeps the deployment of a run that succeeded.
+whatever served its tuned model (a Bedrock deployment) deleted, whatever the outcome, unless its model was
+promoted (it is its project's current model: pipeline/promotion.py) or the run succeeded and its project keeps
+deployments. A promotion deletes what served the model it superseded.
 
 Jobs and files are found at the provider by the run id (job metadata, file names), not only from the run
 record: a job created just before a crash, whose id never reached the record, is cancelled too.
@@ -17,8 +18,10 @@ from typing import Any
 from labeltune.clock import Clock, iso
 from labeltune.domain.models import FINISHED_RUN_STATUSES, JobState, RunStatus
 from labeltune.domain.project_config import LEGACY_PROVIDER
+from labeltune.domain.promotions import PromotionChange
 from labeltune.errors import TransientError
-from labeltune.ports import FineTuneProvider, ModelServing, RunStore
+from labeltune.pipeline.promotion import gate_passed, keeps_every_deployment, promote, release_superseded
+from labeltune.ports import FineTuneProvider, ModelServing, ObjectStore, ProjectStore, RunStore
 
 MAX_MESSAGE = 1000
 CLEANUP_ATTEMPTS = 3
@@ -49,9 +52,12 @@ def provider_of(run: dict[str, Any]) -> str:
 
 
 def keeps_endpoint(run: dict[str, Any], outcome: RunStatus) -> bool:
-    """A succeeded run of a project that keeps its deployment leaves it; every other run deletes it."""
-    config = run.get("config") or {}
-    return outcome is RunStatus.SUCCEEDED and bool(config.get("keep_deployment"))
+    """A run whose model was promoted leaves its deployment (it serves the project's current model until a later
+    promotion supersedes it), even when a recorder that failed after promoting it closes it as FAILED; a
+    succeeded run of a project that keeps deployments leaves it too; every other run deletes it."""
+    if run.get("promoted_at"):
+        return True
+    return outcome is RunStatus.SUCCEEDED and keeps_every_deployment(run.get("config"))
 
 
 def release_provider_resources(
@@ -124,6 +130,24 @@ def _release(
         return cleanup
 
 
+def _promote(
+    run_id: str, outcome: RunStatus, runs: RunStore, projects: ProjectStore | None, clock: Clock
+) -> tuple[PromotionChange, bool] | None:
+    """Make a succeeded run whose gate passed its project's current model (before its resources are released,
+    so its deployment is kept); recorded on the run as `promoted_at`, so a retried recorder promotes once.
+    Returns the change and whether the project keeps every deployment; None when nothing was promoted."""
+    if outcome is not RunStatus.SUCCEEDED or projects is None:
+        return None
+    run = runs.get_run(run_id) or {}
+    if run.get("promoted_at") or not run.get("project_id"):
+        return None
+    change = promote(run, gate_passed(run), projects, clock)
+    if change is None:
+        return None
+    runs.update_run(run_id, promoted_at=change.current.promoted_at)
+    return change, keeps_every_deployment(run.get("config"))
+
+
 def record_outcome(
     run_id: str,
     outcome: RunStatus,
@@ -133,13 +157,42 @@ def record_outcome(
     cause: str | None = None,
     provider: ProviderFactory | None = None,
     serving: ServingFactory | None = None,
+    projects: ProjectStore | None = None,
+    store: ObjectStore | None = None,
 ) -> dict[str, Any]:
-    """Close the run; first, release what it holds at the provider (a job still training would go on billing,
-    its training files are chats with personal data, a deployment nobody calls serves nothing)."""
+    """Close the run; first, promote its model if it passed its gate (with `projects`), and release what it
+    holds at the provider (a job still training would go on billing, its training files are chats with personal
+    data, a deployment nobody calls serves nothing), and what served the model its promotion superseded."""
     message = failure_message(cause)
+    promotion = _promote(run_id, outcome, runs, projects, clock)
     cleanup = _release(run_id, runs, provider, serving, outcome)
+    if promotion is not None:
+        change, keep = promotion
+        cleanup["promoted"] = True
+        if serving is not None:
+            superseded = release_superseded(change, serving, keep)
+            if superseded:
+                runs.update_run(run_id, **superseded)
+            cleanup.update(superseded)
     runs.update_run(run_id, status=outcome.value, finished_at=iso(clock()), error=error, error_message=message)
+    if store is not None and outcome is RunStatus.SUCCEEDED:
+        cleanup.update(_write_report(run_id, runs, store))
     return {"run_id": run_id, "status": outcome.value, "error": error, "error_message": message, **cleanup}
+
+
+def _write_report(run_id: str, runs: RunStore, store: ObjectStore) -> dict[str, Any]:
+    """The report of a run that was evaluated (after its status is final, which the report shows). A report that
+    cannot be written leaves the run succeeded: `report_error` (the exception's class, never its message, which
+    could quote an output) is recorded instead."""
+    if not (runs.get_run(run_id) or {}).get("evaluation_uri"):
+        return {}
+    from labeltune.pipeline.report import write_report  # the renderer, only where a report is written
+
+    try:
+        return {"report_key": write_report(run_id, store, runs)}
+    except Exception as failure:
+        runs.update_run(run_id, report_error=type(failure).__name__)
+        return {"report_error": type(failure).__name__}
 
 
 def record_execution_end(

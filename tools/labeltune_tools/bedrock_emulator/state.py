@@ -28,7 +28,8 @@ from labeltune_tools.bedrock_emulator.catalog import HYPERPARAMETERS, NovaModel
 from labeltune_tools.bedrock_emulator.dataset import DatasetCheck, check_dataset
 from labeltune_tools.bedrock_emulator.errors import conflict, not_found, validation
 from labeltune_tools.bedrock_emulator.events import job_state_change_event
-from labeltune_tools.emulator.behaviour import NearestExampleModel, base_model_reply
+from labeltune_tools.emulator.behaviour import NearestExampleModel
+from labeltune_tools.emulator.judge import base_reply
 from labeltune_tools.emulator.training import Example
 
 JOB_STATUSES = ("InProgress", "Completed", "Failed", "Stopping", "Stopped")
@@ -630,7 +631,7 @@ class BedrockState:
                     "use the deployment ARN as the modelId."
                 )
         if catalog.invokable(model_id) is not None:
-            return base_model_reply
+            return base_reply  # a judge prompt gets the stand-in judge
         raise validation("The provided model identifier is invalid.")
 
     # -- foundation models -----------------------------------------------------------------------------

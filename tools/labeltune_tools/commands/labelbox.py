@@ -23,6 +23,7 @@ from labeltune.errors import ConfigurationError, ExportFailed, TransientError
 from labeltune_tools.labelbox_setup import (
     CHECK_TIMEOUT_SECONDS,
     WEBHOOK_TOPICS,
+    PredictionsCheck,
     check_project,
     connect_project,
     stack_targets,
@@ -136,6 +137,8 @@ def _check(args: argparse.Namespace) -> int:
     response = repr(mapping.response.name) if mapping.response else "NOT FOUND"
     wanted = mapping.mapping.response_classification or "the single free-text classification"
     print(f"Response from:  {response} (mapping: {wanted})")
+    if report.predictions is not None:
+        print(f"Predictions:    {_predictions_line(report.predictions)}")
     counts = report.counts
     print(f"Export task:    {report.export_task_id}")
     rejected = counts.rows - counts.accepted
@@ -145,6 +148,19 @@ def _check(args: argparse.Namespace) -> int:
     for warning in report.warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
     return 1 if report.warnings else 0
+
+
+def _predictions_line(check: PredictionsCheck) -> str:
+    """Whether the tuned answers can go back to Labelbox, and where (predictions.* in the configuration)."""
+    state = "on" if check.enabled else "off"
+    if check.classification is None:
+        said = f"{state}; the ontology does not allow them: {check.problem}"
+    else:
+        said = f"{state}; the ontology allows them, as classification {check.classification!r}"
+    if check.review_project_id is not None:
+        found = repr(check.review_project_name) if check.review_project_name is not None else "NOT FOUND"
+        said += f"; review project {check.review_project_id} ({found})"
+    return said
 
 
 def _run(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:

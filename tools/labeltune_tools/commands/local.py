@@ -137,7 +137,7 @@ def _demo(args: argparse.Namespace) -> int:
     # With --real-labelbox Labelbox itself is the source and no export file is read.
     export = (args.export or default_export()) if args.real_labelbox else _export(args)
     try:
-        return run_demo(export, args.project, sys.stdout, options, provider=provider)
+        return run_demo(export, args.project, sys.stdout, options, provider=provider, report_dir=args.report_dir)
     except PortUnavailable as error:
         raise UsageError(_port_message(error)) from error
 
@@ -231,6 +231,13 @@ def register(sub: Any) -> None:
         "--real-labelbox",
         action="store_true",
         help="export --project from the real Labelbox with $LABELBOX_API_KEY instead of --export",
+    )
+    demo.add_argument(
+        "--report-dir",
+        type=Path,
+        default=None,
+        help="where each run's HTML report is written, as labeltune-report-<run id>.html "
+        "(default: a new directory under the system's temporary directory; the paths are printed)",
     )
     _add_port_options(demo, api=0, moto=0, emulator=0)
     demo.set_defaults(func=_demo, command_name="demo")

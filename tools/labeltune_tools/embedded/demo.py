@@ -103,6 +103,22 @@ def report(stack: EmbeddedStack, run_id: str, execution: dict[str, Any], out: Te
     write(f"  run record:     DynamoDB table {stack.resources.table_name if stack.resources else '?'}, run_id={run_id}")
 
 
+def save_report(api_url: str, run_id: str, run: Mapping[str, Any], directory: Path) -> tuple[Path | None, str]:
+    """Fetch the run's report as a reader would (GET /runs/{id}/report answers 302 to a presigned link, which
+    urllib follows to the local S3) and write it to `directory`; the file, or None and why there is none."""
+    if not run.get("report_key"):
+        return None, f"not written ({run.get('report_error') or 'the run has no evaluation'})"
+    try:
+        with urllib.request.urlopen(f"{api_url}/runs/{run_id}/report", timeout=30) as response:
+            page = response.read()
+    except (urllib.error.URLError, OSError) as error:
+        return None, f"could not be fetched ({type(error).__name__}: {error})"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"labeltune-report-{run_id}.html"
+    path.write_bytes(page)
+    return path, str(path.resolve())
+
+
 # -- several runs side by side ----------------------------------------------------------------------------
 
 
@@ -324,11 +340,14 @@ def run_demo(
     out: TextIO,
     options: StackOptions | None = None,
     provider: str = "both",
+    report_dir: Path | None = None,
 ) -> int:
     """Run the pipeline once per provider on one stack; 0 only if every run succeeded.
 
     With one provider the project is `project_id`; with both, `<project_id>-openai` and `<project_id>-bedrock`,
-    each with the export's rows for `project_id`, their webhooks sent together so the runs overlap.
+    each with the export's rows for `project_id`, their webhooks sent together so the runs overlap. Each run's
+    HTML report is written to `report_dir` (default: a new directory under the system's temporary directory, so
+    the current one is left as it was) as `labeltune-report-<run id>.html`, and its path printed.
     """
     options = options or StackOptions()
     providers = providers_for(provider)
@@ -383,6 +402,9 @@ def run_demo(
             report(stack, run_id, execution, out)
             states = len(stack.states_visited(execution["executionArn"]))
             run = stack.get_run(run_id) or {}
+            if report_dir is None:
+                report_dir = Path(tempfile.mkdtemp(prefix="labeltune-demo-reports-"))
+            print(f"  HTML report:    {save_report(stack.api_url, run_id, run, report_dir)[1]}", file=out)
             outcomes[name] = replace(base, status=str(execution["status"]), run=run, states=states)
     ordered = [outcomes[name] for name in providers]
     if len(ordered) > 1:

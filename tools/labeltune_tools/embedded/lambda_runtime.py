@@ -82,14 +82,16 @@ class InjectedCrash(Exception):
 
 
 def _switch_environment(target: Mapping[str, str]) -> None:
-    """Make os.environ `target`, changing only what differs. Threads outside any function (moto's engine creating
-    a client, an emulator's event thread) read os.environ while it switches, some by iterating it: a key that
-    every function has (TABLE_NAME) must never be missing for a moment, as it was with clear() and update()."""
+    """Make os.environ `target`, changing only what differs, and never removing a key: a key `target` lacks is
+    set to "" (which Settings and the SDKs read as unset). Threads outside any function (moto's engine creating a
+    client, an emulator's event thread) read os.environ while it switches, some by iterating it (`dict(os.environ)`
+    lists the keys, then reads each): a key removed in between raised KeyError in that thread, and failed a state
+    with error "Exception". EmbeddedStack.stop() restores the environment exactly."""
     for key, value in target.items():
         if os.environ.get(key) != value:
             os.environ[key] = value
-    for key in [k for k in os.environ if k not in target]:
-        os.environ.pop(key, None)
+    for key in [k for k in os.environ if k not in target and os.environ.get(k)]:
+        os.environ[key] = ""
 
 
 class InProcessLambdaRuntime:
@@ -102,6 +104,7 @@ class InProcessLambdaRuntime:
         self._saved_environment: dict[str, str] = {}
         self.calls: list[AwsCall] = []
         self.invocations: list[tuple[str, bool]] = []  # (function name, errored)
+        self.events: list[tuple[str, Any]] = []  # (function name, the event it was invoked with), in order
         self.managed_keys: set[str] = set()
         self._current: str | None = None
         self._last: str | None = None
@@ -245,6 +248,7 @@ class InProcessLambdaRuntime:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
             **fn.environment_vars,
         }
+        self.events.append((fn.function_name, event))
         crash = self._crash_for(fn.function_name, event)
         if crash is not None and not crash.after_handler:
             self.invocations.append((fn.function_name, True))

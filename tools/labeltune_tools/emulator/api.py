@@ -11,10 +11,10 @@ from typing import Any
 from urllib.parse import unquote
 
 from labeltune_tools.emulator import training
-from labeltune_tools.emulator.behaviour import base_model_reply
 from labeltune_tools.emulator.catalog import resolve_base
 from labeltune_tools.emulator.errors import ApiError, invalid_request, not_found
 from labeltune_tools.emulator.jobs import new_id, parse_job_request
+from labeltune_tools.emulator.judge import base_reply
 from labeltune_tools.emulator.state import FILE_ORDERS, MAX_FILES_PAGE, EmulatorState, check_limit, model_not_found
 
 MAX_CHOICES = 128
@@ -235,7 +235,7 @@ class Api:
         user_text = _user_text(messages)
         base = resolve_base(model)
         if base is not None:
-            served, reply = base.snapshot, base_model_reply(user_text)
+            served, reply = base.snapshot, base_reply(user_text)  # a judge prompt gets the stand-in judge
         elif model.startswith("ft:"):
             tuned = self.state.fine_tuned(model)
             served, reply = tuned.id, tuned.behaviour.reply(user_text)
