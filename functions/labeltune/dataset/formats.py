@@ -28,6 +28,7 @@ Bedrock (Amazon Nova) facts used here, with their sources (/work/notes/bedrock_f
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -66,7 +67,7 @@ class Adapted(NamedTuple):
     rewritten: int
 
 
-class TrainingFormat:
+class TrainingFormat(ABC):
     """The provider-neutral part, and OpenAI's defaults: texts trained on as they are."""
 
     provider: str = ""
@@ -83,24 +84,25 @@ class TrainingFormat:
         """The texts to train on, or the reason code of a row this provider would refuse."""
         return Adapted(prompt, response, 0)
 
+    @abstractmethod
     def fixed_tokens(self, counter: TokenCounter, system: str) -> int:
-        raise NotImplementedError
+        """Tokens every example costs besides its texts (the format's framing and the system prompt)."""
 
+    @abstractmethod
     def record(self, system: str, prompt: str, response: str) -> dict[str, Any]:
         """The line of train.jsonl / validation.jsonl for this example, as a JSON object."""
-        raise NotImplementedError
 
+    @abstractmethod
     def problems(self, record: dict[str, Any]) -> list[str]:
         """The format checks `record` fails, by name (empty when it is valid)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def chat(self, record: dict[str, Any]) -> list[dict[str, str]]:
         """`record` in eval.jsonl's neutral format: the system, user and assistant messages."""
-        raise NotImplementedError
 
+    @abstractmethod
     def epochs(self, n_train: int, configured: int | str) -> tuple[int, EpochsSource]:
         """The epochs the job will run: the configured number, else the provider's choice."""
-        raise NotImplementedError
 
 
 def _messages(system: str, prompt: str, response: str) -> list[dict[str, str]]:
