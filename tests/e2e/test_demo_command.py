@@ -31,6 +31,7 @@ def test_labeltune_demo_succeeds_and_says_what_was_emulated(tmp_path: Path) -> N
     assert "PrepareDataset -> StartFineTune" in out
     assert "AggregateEvaluation -> ArePredictionsWanted -> RecordRunSuccess" in out
     assert "ROUGE-L (mean F)" in out and "PII leak rate" in out
+    assert "gate:           passed (every check passed), promoted to the project's current model" in out
     # `make demo` runs both providers on one stack and compares them side by side.
     assert "Side by side" in out and re.search(r"^  provider +\| openai +\| bedrock$", out, re.M)
     assert "RESULT: all 2 runs succeeded (on emulated services)" in out

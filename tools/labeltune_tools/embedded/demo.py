@@ -98,6 +98,11 @@ def report(stack: EmbeddedStack, run_id: str, execution: dict[str, Any], out: Te
         verdict = "passed" if run.get("evaluation_passed") else "did NOT pass"
         findings = "; ".join(run.get("evaluation_findings") or []) or "all thresholds met"
         write(f"  thresholds:     tuned model {verdict} the project's evaluation thresholds ({findings})")
+    gate = run.get("gate")
+    if isinstance(gate, dict):
+        reasons = "; ".join(gate.get("failures") or []) or "every check passed"
+        promoted = ", promoted to the project's current model" if run.get("promoted_at") else ""
+        write(f"  gate:           {'passed' if gate.get('passed') else 'did NOT pass'} ({reasons}){promoted}")
     write(f"  dataset files:  {run.get('dataset_uri')}")
     write(f"  per-example evaluation: {run.get('evaluation_uri')}")
     write(f"  run record:     DynamoDB table {stack.resources.table_name if stack.resources else '?'}, run_id={run_id}")
