@@ -19,7 +19,7 @@ from enum import StrEnum
 
 from labeltune.domain.models import WAIT_TOKEN, FineTuneJob, JobState
 from labeltune.errors import UnknownJob
-from labeltune.pipeline.fine_tune import check_fine_tune
+from labeltune.pipeline.fine_tune import check_fine_tune, record_job
 from labeltune.ports import FineTuneProvider, RunStore, WorkflowCallbacks
 
 FINISHED = frozenset({JobState.SUCCEEDED, JobState.FAILED})
@@ -75,8 +75,6 @@ def resume_on_job_event(
     token = run.get(WAIT_TOKEN)
     if not token:
         return EventOutcome.NOT_WAITING
-    checked = check_fine_tune(job.run_id or "", job.job_id, provider, runs)  # records it, cancels any extra
-    if checked.state not in FINISHED:  # the provider's record moved back: leave it to the state's own checks
-        return EventOutcome.NOT_FINISHED
-    resumed = callbacks.resume(str(token), checked.model_dump(mode="json"))
+    record_job(str(job.run_id), job, provider, runs)  # as the state's own look would: recorded, extras cancelled
+    resumed = callbacks.resume(str(token), job.model_dump(mode="json"))
     return EventOutcome.RESUMED if resumed else EventOutcome.ALREADY_RESUMED

@@ -98,8 +98,12 @@ def start_fine_tune(
 
 
 def check_fine_tune(run_id: str, job_id: str, provider: FineTuneProvider, runs: RunStore) -> FineTuneJob:
-    job = provider.get_job(job_id)
-    cancel_extra_jobs(run_id, job_id, provider.find_jobs(run_id), provider, runs)  # a create that landed late
+    return record_job(run_id, provider.get_job(job_id), provider, runs)
+
+
+def record_job(run_id: str, job: FineTuneJob, provider: FineTuneProvider, runs: RunStore) -> FineTuneJob:
+    """The run's job as the provider just reported it, on the run record; any extra job of the run cancelled."""
+    cancel_extra_jobs(run_id, job.job_id, provider.find_jobs(run_id), provider, runs)  # a create that landed late
     update: dict[str, Any] = {"job_status": job.status, "job_state": job.state.value}
     if job.state is JobState.SUCCEEDED:
         update |= {"fine_tuned_model": job.fine_tuned_model, "trained_tokens": job.trained_tokens}
