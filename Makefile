@@ -14,7 +14,7 @@ SAM ?= $(SAM_VENV)/bin/sam
 LAMBDA_PYTHON ?= python3.13
 export LAMBDA_PYTHON
 
-.PHONY: demo test lint typecheck unit integration e2e test-later venv node clean bench package
+.PHONY: demo test lint typecheck unit integration e2e test-later venv node clean bench package docs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ node: node_modules/.installed
 
 demo: $(STAMP)
 	$(BIN)/labeltune demo
+
+# docs/configuration.md and docs/project-config.schema.json from the project configuration's schema (tests/test_docs.py
+# fails when they are stale).
+docs: $(STAMP)
+	$(BIN)/python -m labeltune_tools.config_docs
 
 lint: $(STAMP) node
 	$(BIN)/ruff check .

@@ -64,6 +64,7 @@ _TIERS = {
     "report": "unit",
     "handlers": "unit",
     "test_examples.py": "unit",
+    "test_docs.py": "unit",
     "adapters": "integration",
     "emulator": "integration",
     "bedrock_emulator": "integration",

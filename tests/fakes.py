@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from labeltune.adapters.dynamodb_runs import _from_dynamo, _to_dynamo
+from labeltune.adapters.dynamodb_runs import from_dynamo, to_dynamo
 from labeltune.clock import Clock, iso, system_clock
 from labeltune.domain.job_state import openai_job_state
 from labeltune.domain.models import (
+    FINISHED_RUN_STATUSES,
     START_FAILED,
     DeliveryOutcome,
     EndpointState,
@@ -45,7 +46,7 @@ from labeltune.domain.predictions import (
 )
 from labeltune.domain.project_config import Hyperparameters
 from labeltune.domain.promotions import ModelPromotion, ProjectModel, PromotionChange, apply_promotion
-from labeltune.errors import ConfigurationError, RowDataFetchError, TransientError, UnknownProject
+from labeltune.errors import ConfigurationError, RowDataFetchError, RunClosed, TransientError, UnknownProject
 
 if TYPE_CHECKING:
     from labeltune.ports import (
@@ -166,8 +167,8 @@ def _round_trip(item: Mapping[str, Any]) -> dict[str, Any]:
     boto3, floats equal to integers come back as int as DynamoRunStore returns them, tuples as lists,
     and the stored copy shares nothing with the caller's objects.
     """
-    stored = {name: _SERIALIZER.serialize(_to_dynamo(value)) for name, value in item.items()}
-    return {name: _from_dynamo(_DESERIALIZER.deserialize(value)) for name, value in stored.items()}
+    stored = {name: _SERIALIZER.serialize(to_dynamo(value)) for name, value in item.items()}
+    return {name: from_dynamo(_DESERIALIZER.deserialize(value)) for name, value in stored.items()}
 
 
 class InMemoryRunStore:
@@ -193,6 +194,8 @@ class InMemoryRunStore:
             return False
         stamp = iso(self._clock())
         item = {"run_id": run_id, "project_id": project_id, "created_at": stamp, "updated_at": stamp, **attributes}
+        if "status" in attributes:  # as DynamoRunStore: when the status was written
+            item["status_changed_at"] = stamp
         self.items[run_id] = _round_trip(item)
         self._order[run_id] = next(self._sequence)
         return True
@@ -202,6 +205,11 @@ class InMemoryRunStore:
             raise KeyError(f"no run {run_id!r}: update_run only updates existing runs")
         attributes = {k: v for k, v in attributes.items() if v is not None}
         attributes["updated_at"] = iso(self._clock())
+        if "status" in attributes:
+            attributes["status_changed_at"] = attributes["updated_at"]
+            current = self.items[run_id].get("status")
+            if current in FINISHED_RUN_STATUSES and attributes["status"] not in FINISHED_RUN_STATUSES:  # as Dynamo
+                raise RunClosed(f"run {run_id} has ended {current}: not moved to {attributes['status']}")
         self.items[run_id].update(_round_trip(attributes))
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
@@ -212,6 +220,31 @@ class InMemoryRunStore:
         matching = [item for item in self.items.values() if item["project_id"] == project_id]
         matching.sort(key=lambda item: (str(item["created_at"]), self._order[item["run_id"]]), reverse=True)
         return [copy.deepcopy(item) for item in matching[:limit]]
+
+    def list_runs_page(
+        self, project_id: str, limit: int, after: Mapping[str, str] | None = None
+    ) -> tuple[list[dict[str, Any]], dict[str, str] | None]:
+        """As DynamoRunStore: newest first, after the run keyed `after` (by index order, so a run deleted
+        since still places the page); the last run's index key when more follow."""
+        if after is not None and after.get("project_id") != project_id:
+            raise ValueError("a page key of another project")
+        ordered = self.list_runs(project_id, limit=len(self.items))
+        if after is not None:
+            position = (str(after["created_at"]), self._order.get(str(after["run_id"]), -1))
+            ordered = [run for run in ordered if (str(run["created_at"]), self._order[run["run_id"]]) < position]
+        page = ordered[:limit]
+        if len(ordered) <= limit:
+            return page, None
+        last = page[-1]
+        return page, {"project_id": project_id, "created_at": str(last["created_at"]), "run_id": str(last["run_id"])}
+
+    def request_cancel(self, run_id: str, requested_at: str) -> bool:
+        """The conditional write of DynamoRunStore.request_cancel: once, and never on a finished run."""
+        item = self.items.get(run_id)
+        if item is None or item.get("cancel_requested_at") or item.get("status") in FINISHED_RUN_STATUSES:
+            return False
+        item.update(_round_trip({"cancel_requested_at": requested_at, "updated_at": iso(self._clock())}))
+        return True
 
 
 # --------------------------------------------------------------------------------------------------
@@ -510,6 +543,35 @@ class RecordingStarter:
 
     def status(self, run_id: str) -> str | None:
         return self.statuses.get(run_id)
+
+
+@dataclass
+class RecordingWorkflow(RecordingStarter):
+    """WorkflowControl as Step Functions answers it: a stop ends a RUNNING execution ABORTED and leaves one that
+    already ended as it is (AWS answers both alike); `stops` keeps every stop asked, `histories` the events
+    a test gives an execution."""
+
+    stops: list[tuple[str, str, str]] = field(default_factory=list)
+    histories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    started_at: Any = None
+
+    def stop(self, run_id: str, error: str, cause: str) -> bool:
+        if run_id not in self.statuses:
+            return False
+        self.stops.append((run_id, error, cause))
+        if self.statuses[run_id] == "RUNNING":
+            self.statuses[run_id] = "ABORTED"
+        return True
+
+    def describe(self, run_id: str) -> dict[str, Any] | None:
+        if run_id not in self.statuses:
+            return None
+        status = self.statuses[run_id]
+        return {"status": status, "start_date": self.started_at, "stop_date": None}
+
+    def history(self, run_id: str, max_events: int) -> tuple[list[dict[str, Any]], bool]:
+        events = self.histories.get(run_id, [])
+        return events[:max_events], len(events) > max_events
 
 
 @dataclass

@@ -11,6 +11,11 @@ class TransientError(Exception):
     """A temporary failure of an outside service (rate limit, 5xx, timeout): retry with backoff."""
 
 
+class RunClosed(Exception):
+    """The run has ended (SUCCEEDED, FAILED or CANCELLED): a step still running after its execution was stopped
+    (a cancel) may not move it back to an earlier status. The run store refuses such a write."""
+
+
 class JobCreatePending(Exception):
     """An earlier attempt to create this run's job ended without an answer (a timeout) and no job is listed
     yet: it may still be created. The state machine waits and looks again (its own Retry, in minutes) rather

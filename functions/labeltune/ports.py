@@ -61,6 +61,18 @@ class RunStore(Protocol):
 
     def list_runs(self, project_id: str, limit: int = 50) -> list[dict[str, Any]]: ...
 
+    def list_runs_page(
+        self, project_id: str, limit: int, after: Mapping[str, str] | None = None
+    ) -> tuple[list[dict[str, Any]], dict[str, str] | None]:
+        """Up to `limit` of the project's runs newest first, starting after the run whose index key is `after`;
+        and the index key of the page's last run when more follow (None on the last page)."""
+        ...
+
+    def request_cancel(self, run_id: str, requested_at: str) -> bool:
+        """Record `cancel_requested_at` on a run that has not finished and has no cancel recorded yet, in one
+        conditional write; True when this call recorded it (False: already asked, finished, or no such run)."""
+        ...
+
 
 class FineTuneProvider(Protocol):
     """A fine-tuning backend (OpenAI, Amazon Bedrock). The run id is carried everywhere the provider keeps a
@@ -130,12 +142,41 @@ class WorkflowStarter(Protocol):
         ...
 
 
+class WorkflowControl(Protocol):
+    """What the runs API does to and reads from a run's execution (named by the run id)."""
+
+    def status(self, run_id: str) -> str | None:
+        """The run's execution status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED), None when none exists."""
+        ...
+
+    def stop(self, run_id: str, error: str, cause: str) -> bool:
+        """Stop the execution (an execution that already ended is left as it is); False when there is none."""
+        ...
+
+    def describe(self, run_id: str) -> dict[str, Any] | None:
+        """{"status", "start_date", "stop_date"} (datetimes, stop_date None while running), None when none exists."""
+        ...
+
+    def history(self, run_id: str, max_events: int) -> tuple[list[dict[str, Any]], bool]:
+        """The execution's history events oldest first, at most `max_events` of them, and whether more were left
+        unread; ([], False) when there is no execution."""
+        ...
+
+
 class WorkflowCallbacks(Protocol):
     """Resumes an execution that waits on a task token (a `.waitForTaskToken` state)."""
 
     def resume(self, token: str, output: Mapping[str, Any]) -> bool:
         """True when this call resumed the waiting state; False when the token is no longer waited on
         (already resumed, timed out into a fallback check, or the execution ended)."""
+        ...
+
+
+class RunEventBus(Protocol):
+    """Where run status changes go for other teams to route (EventBridge's default bus)."""
+
+    def put(self, details: list[tuple[str, dict[str, Any]]]) -> list[bool]:
+        """Put one event per (time, detail), at most 10 at once; whether each was accepted, in order."""
         ...
 
 

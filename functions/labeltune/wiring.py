@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from labeltune.adapters.cached_listings import CachedListings
     from labeltune.adapters.dynamodb_projects import DynamoProjectStore
     from labeltune.adapters.dynamodb_runs import DynamoRunStore
+    from labeltune.adapters.eventbridge_runs import EventBridgeRunEvents
     from labeltune.adapters.idempotency import PowertoolsOnce
     from labeltune.adapters.openai_provider import OpenAIFineTuning
     from labeltune.adapters.openai_webhooks import OpenAIWebhooks
@@ -255,6 +256,13 @@ class Services:
         from labeltune.adapters.stepfunctions import StepFunctionsCallbacks
 
         return StepFunctionsCallbacks()
+
+    @cached_property
+    def run_events(self) -> EventBridgeRunEvents:
+        """Run status changes on the account's default event bus (the RunEventsFunction's only AWS call)."""
+        from labeltune.adapters.eventbridge_runs import EventBridgeRunEvents
+
+        return EventBridgeRunEvents(self._aws_client("events"))
 
     @cached_property
     def openai_webhooks(self) -> OpenAIWebhooks:

@@ -51,8 +51,11 @@ def demo_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         options: StackOptions,
         provider: str = "both",
         report_dir: Path | None = None,
+        keep: Path | None = None,
     ) -> int:
-        calls.append({"project": project, "options": options, "provider": provider, "report_dir": report_dir})
+        calls.append(
+            {"project": project, "options": options, "provider": provider, "report_dir": report_dir, "keep": keep}
+        )
         return 0
 
     monkeypatch.setattr(demo, "run_demo", record)

@@ -6,6 +6,7 @@ a stack that fails part-way stops what it started and restores the environment.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -13,6 +14,8 @@ import sys
 import textwrap
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ import pytest
 from labeltune_tools.cli import main
 from labeltune_tools.embedded import stack as stack_module
 from labeltune_tools.embedded.stack import EmbeddedStack, PortInUse, StackError, StackOptions, free_port
+from tests.cli.local_up_process import local_up, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK_THREADS = ("labeltune-moto", "labeltune-api", "openai-emulator")
@@ -351,43 +355,16 @@ def test_port_zero_still_means_any_free_port_and_stop_frees_them() -> None:
 @pytest.mark.timeout(120)  # a hang fails the test; `finally` then kills the command
 def test_local_up_on_free_ports_serves_until_interrupted() -> None:
     import re
-    import signal
-    import urllib.request
 
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "labeltune_tools.cli",
-            "local",
-            "up",
-            "--api-port",
-            "0",
-            "--moto-port",
-            "0",
-            "--emulator-port",
-            "0",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        lines = []
-        for line in process.stdout:
-            lines.append(line)
-            if line.startswith("Ctrl-C"):
-                break
-        found = re.search(r"^API:\s+(\S+)", "".join(lines), re.M)
-        assert found, "".join(lines) + (process.stderr.read() if process.stderr and process.poll() is not None else "")
-        with urllib.request.urlopen(f"{found.group(1)}/projects/clx-support-summaries-demo", timeout=10) as response:
-            assert response.status == 200
-        process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=20)
-        assert process.returncode == 0, err
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+    with local_up() as lines:
+        found = re.search(r"^API:\s+(\S+)", "\n".join(lines), re.M)
+        assert found, "\n".join(lines)
+        # The management routes need SigV4 (the local_auth credentials), as in a deployed stack. The CLI runs in
+        # its own process, on the same clock as the stack (this one's is moved ahead under `make test-later`).
+        url = found.group(1)
+        signed = run_cli("projects", "get", "clx-support-summaries-demo", "--local", "--api-url", url, "--json")
+        assert signed.returncode == 0, signed.stderr
+        assert json.loads(signed.stdout)["project_id"] == "clx-support-summaries-demo"
+        with pytest.raises(urllib.error.HTTPError) as unsigned:
+            urllib.request.urlopen(f"{url}/projects/clx-support-summaries-demo", timeout=30)
+        assert unsigned.value.code == 403

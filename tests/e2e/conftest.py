@@ -65,3 +65,14 @@ def new_project(stack: EmbeddedStack, rows: int | None = None, **config: Any) ->
     )
     stack.configure_project(project, config)
     return project
+
+
+@pytest.fixture
+def long_jobs(stack: EmbeddedStack) -> Iterator[None]:
+    """Fine-tuning jobs and deployments that take minutes (the session's take seconds)."""
+    assert stack.emulator is not None and stack.bedrock is not None
+    openai, bedrock = stack.emulator.state, stack.bedrock.state
+    saved = (openai.job_duration_seconds, bedrock.job_duration_seconds, bedrock.deployment_duration_seconds)
+    openai.job_duration_seconds = bedrock.job_duration_seconds = 600.0
+    yield
+    openai.job_duration_seconds, bedrock.job_duration_seconds, bedrock.deployment_duration_seconds = saved

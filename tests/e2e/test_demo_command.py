@@ -14,9 +14,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_labeltune_demo_succeeds_and_says_what_was_emulated(tmp_path: Path) -> None:
-    reports = tmp_path / "reports"
+    reports, keep = tmp_path / "reports", tmp_path / "keep"
+    options = ["--job-seconds", "1", "--report-dir", str(reports), "--keep", str(keep)]
     result = subprocess.run(
-        [sys.executable, "-m", "labeltune_tools.cli", "demo", "--job-seconds", "1", "--report-dir", str(reports)],
+        [sys.executable, "-m", "labeltune_tools.cli", "demo", *options],
         cwd=ROOT,
         env={**os.environ},
         capture_output=True,
@@ -41,6 +42,18 @@ def test_labeltune_demo_succeeds_and_says_what_was_emulated(tmp_path: Path) -> N
     for path in written:
         page = parse(path.read_text(encoding="utf-8"))
         assert page.external_loads() == [] and page.tags.count("svg") == 2 and "Shown " in page.all_text
+    # Both runs' progress, as their states passed: one line per state entered, the run's counts as they came.
+    for provider in ("openai", "bedrock"):
+        assert re.search(rf"^  \[{provider}\] +\+\d+\.\ds  PrepareDataset\b", out, re.M), out
+        assert re.search(rf"^  \[{provider}\] +\+\d+\.\ds  .*dataset 62 train / 11 validation / 7 eval", out, re.M)
+        assert re.search(rf"^  \[{provider}\] +\+\d+\.\ds  execution SUCCEEDED", out, re.M)
+    assert out.index("Progress (polled") < out.index("=== openai")
+    # With --keep too, each report is also kept beside the run's files, and where they are is printed.
+    for path in written:
+        run_id = path.name.removeprefix("labeltune-report-").removesuffix(".html")
+        assert (keep / run_id / "report.html").read_bytes() == path.read_bytes()
+        assert (keep / run_id / "run.json").is_file() and (keep / run_id / "dataset" / "train.jsonl").is_file()
+        assert f"kept in {keep / run_id}: " in out
     # Output and logs carry ids and counts only: none of the sample chats' e-mail addresses or phone numbers.
     assert not re.search(r"[\w.+-]+@[\w-]+\.\w+", result.stdout + result.stderr)
     assert not re.search(r"\(\d{3}\) \d{3}-\d{4}", result.stdout + result.stderr)

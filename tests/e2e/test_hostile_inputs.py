@@ -652,7 +652,7 @@ case("list-runs-project-never-configured", 404, lambda t: Request("GET", f"/proj
 case("list-runs-project-id-129-characters", 400, lambda t: Request("GET", f"/projects/{'p' * 129}/runs"))
 case(
     "list-runs-garbage-query-string",
-    404,
+    400,  # the page request is checked first (limit=-1): nothing is looked up
     lambda t: Request("GET", f"/projects/{NEVER_CONFIGURED}/runs?limit=-1&limit=%ff&next={CANARY}%00"),
     echo=(CANARY,),
 )
@@ -784,15 +784,16 @@ def differences(before: dict[str, list[str]], after: dict[str, list[str]]) -> li
 
 def caller_text(request: Request, case: Case) -> list[str]:
     """What the caller sent that must not come back: the case's own markers, every header value and every
-    query-string value of some length, and a short body as a whole."""
+    query-string value of some length (not the parameters' names, which the API's errors name), and a short body
+    as a whole."""
     texts = list(case.echo)
     for _, value in request.headers:
         text = value.decode("latin-1") if isinstance(value, bytes) else value
         if len(text.strip()) >= 6:
             texts.append(text.strip())
     query = request.path.partition("?")[2]
-    for part in query.replace("=", "&").split("&"):
-        text = urllib.parse.unquote(part, errors="replace")
+    for pair in query.split("&"):  # the values: a parameter's name is the API's own word (`limit`), not the caller's
+        text = urllib.parse.unquote(pair.partition("=")[2], errors="replace")
         if len(text) >= 4:
             texts.append(text)
     if 12 <= len(request.body) <= 256:

@@ -99,7 +99,8 @@ def test_repeated_delivery_starts_no_second_run(stack: EmbeddedStack) -> None:
     assert stack.wait_for_execution(first["run_id"])["status"] == "SUCCEEDED"
 
 
-def test_failed_fine_tune_is_recorded_with_the_providers_message(stack: EmbeddedStack) -> None:
+def test_failed_fine_tune_is_recorded_with_the_providers_message(stack: EmbeddedStack, long_jobs: None) -> None:
+    """The job is failed while it trains (long_jobs: the session's 2 s jobs could end first on a busy machine)."""
     _, body = deliver(stack)
     run_id = body["run_id"]
     job_id = wait_for(lambda: (stack.get_run(run_id) or {}).get("job_id"))
@@ -121,6 +122,9 @@ def test_transient_provider_errors_are_retried_by_the_state_machine(stack: Embed
     assert stack.emulator is not None
     # The SDK makes 3 attempts; 3 failures exhaust them, so the Lambda fails with TransientError once
     # and the state machine's Retry (with backoff) must carry the run through.
+    # An earlier run's cleanup (its failed execution's end, handed to RecordOutcome as EventBridge would) lists jobs
+    # too: it happens first, so the injected 500s meet this run's StartFineTune.
+    stack.deliver_execution_events()
     stack.emulator.faults.fail_next(3, status=500, path_prefix="/v1/fine_tuning/jobs")
     _, body = deliver(stack)
     execution = stack.wait_for_execution(body["run_id"])

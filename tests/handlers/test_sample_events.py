@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities import parser
+from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamModel
 from pydantic import BaseModel, ValidationError
 
 from labeltune.handlers import bedrock_job_events, events, execution_status
@@ -37,6 +38,7 @@ MODELS: dict[str, tuple[Any, type[BaseModel]]] = {
         execution_status.ExecutionStatusChange,
     ),
     "bedrock_job_events_completed.json": (bedrock_job_events.JobStateChange, bedrock_job_events.JobStateChange),
+    "run_events_stream.json": (DynamoDBStreamModel, DynamoDBStreamModel),  # RunEventsFunction reads it with Powertools
 }
 
 

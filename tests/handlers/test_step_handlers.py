@@ -161,3 +161,30 @@ def test_an_event_neither_model_accepts_changes_nothing(outcome: SimpleNamespace
         record_outcome.handler(event, _context("record"))
     assert outcome.runs.get_run("run-sample-0001") == before
     assert outcome.follow_ups == []
+
+
+class RecordingBus:
+    """RunEventBus that accepts everything and keeps what it was given."""
+
+    def __init__(self) -> None:
+        self.details: list[tuple[str, dict[str, Any]]] = []
+
+    def put(self, details: list[tuple[str, dict[str, Any]]]) -> list[bool]:
+        self.details.extend(details)
+        return [True] * len(details)
+
+
+def test_the_sample_stream_event_becomes_one_run_status_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    from labeltune.handlers import run_events
+
+    bus = RecordingBus()
+    monkeypatch.setattr(run_events, "services", lambda: SimpleNamespace(run_events=bus))
+    answer = run_events.handler(_load("run_events_stream.json"), _context("RunEventsFunction"))
+    assert answer == {"batchItemFailures": []}
+    [(_, detail)] = bus.details
+    assert (detail["run_id"], detail["previous_status"], detail["status"]) == (
+        "run-sample-0001",
+        "TRAINING",
+        "EVALUATING",
+    )
+    assert detail["status_changed_at"] == "2026-09-15T11:30:20.000+00:00"

@@ -27,6 +27,7 @@ EXPECTED_HANDLERS: dict[str, str] = {
     "OpenAIJobEventsFunction": "labeltune.handlers.openai_job_events.handler",
     "BedrockJobEventsFunction": "labeltune.handlers.bedrock_job_events.handler",
     "PublishPredictionsFunction": "labeltune.handlers.publish_predictions.handler",
+    "RunEventsFunction": "labeltune.handlers.run_events.handler",
 }
 
 

@@ -91,6 +91,7 @@ def _http_api_v1_event(
     headers: dict[str, str],
     body: str | None,
     iam_caller: bool,
+    query: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """An API Gateway HTTP API event in payload format 1.0 (what the Powertools resolver parses).
 
@@ -125,8 +126,8 @@ def _http_api_v1_event(
         "httpMethod": method,
         "headers": headers,
         "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {name: [value] for name, value in query.items()} if query else None,
         "requestContext": {
             "accountId": ACCOUNT_ID,
             "apiId": API_ID,
@@ -227,6 +228,35 @@ def build_events() -> dict[str, dict[str, Any]]:
             None,
             iam_caller=True,
         ),
+        "api_list_runs.json": _http_api_v1_event(
+            "GET",
+            "/projects/{project_id}/runs",
+            f"/projects/{PROJECT_ID}/runs",
+            {"project_id": PROJECT_ID},
+            {k: v for k, v in iam_headers.items() if k != "content-type"},
+            None,
+            iam_caller=True,
+            query={"limit": "20"},
+        ),
+        "api_cancel_run.json": _http_api_v1_event(
+            "POST",
+            "/runs/{run_id}/cancel",
+            f"/runs/{RUN_ID}/cancel",
+            {"run_id": RUN_ID},
+            {k: v for k, v in iam_headers.items() if k != "content-type"},
+            None,
+            iam_caller=True,
+        ),
+        "api_run_timeline.json": _http_api_v1_event(
+            "GET",
+            "/runs/{run_id}/timeline",
+            f"/runs/{RUN_ID}/timeline",
+            {"run_id": RUN_ID},
+            {k: v for k, v in iam_headers.items() if k != "content-type"},
+            None,
+            iam_caller=True,
+        ),
+        "run_events_stream.json": runs_stream_event(),
         "export_labels_start.json": {"action": "start", "run_id": RUN_ID, "project_id": PROJECT_ID, "config": CONFIG},
         "export_labels_check.json": {
             "action": "check",
@@ -355,6 +385,42 @@ def execution_status_change(status: str) -> dict[str, Any]:
             "error": None,
             "cause": None,
         },
+    }
+
+
+def runs_stream_event() -> dict[str, Any]:
+    """The runs table's stream as Lambda delivers it to RunEventsFunction (DynamoDB JSON, NEW_AND_OLD_IMAGES): the
+    sample run moving from TRAINING to EVALUATING."""
+    old = {
+        "run_id": {"S": RUN_ID},
+        "project_id": {"S": PROJECT_ID},
+        "status": {"S": "TRAINING"},
+        "created_at": {"S": "2026-09-14T09:30:13.000+00:00"},
+        "status_changed_at": {"S": "2026-09-14T09:31:40.000+00:00"},
+        "trained_tokens": {"N": "48234"},
+    }
+    new = {**old, "status": {"S": "EVALUATING"}, "status_changed_at": {"S": "2026-09-15T11:30:20.000+00:00"}}
+    stream = f"arn:aws:dynamodb:us-east-1:{ACCOUNT_ID}:table/labeltune-RunsTable-SAMPLE/stream/2026-09-01T00:00:00.000"
+    return {
+        "Records": [
+            {
+                "eventID": "c4ca4238a0b923820dcc509a6f75849b",
+                "eventName": "MODIFY",
+                "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": "us-east-1",
+                "dynamodb": {
+                    "ApproximateCreationDateTime": 1789471820,
+                    "Keys": {"run_id": {"S": RUN_ID}},
+                    "NewImage": new,
+                    "OldImage": old,
+                    "SequenceNumber": "111100000000000000000001",
+                    "SizeBytes": 412,
+                    "StreamViewType": "NEW_AND_OLD_IMAGES",
+                },
+                "eventSourceARN": stream,
+            }
+        ]
     }
 
 

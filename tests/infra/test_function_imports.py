@@ -249,6 +249,7 @@ FUNCTIONS = [
     "OpenAIJobEventsFunction",
     "BedrockJobEventsFunction",
     "PublishPredictionsFunction",
+    "RunEventsFunction",
 ]
 
 

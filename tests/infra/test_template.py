@@ -59,6 +59,7 @@ SECRET_ACCESS = {
     "OpenAIJobEventsFunction": {"OpenAIApiKeySecret", "OpenAIWebhookSecret"},  # verify, then read the job back
     "BedrockJobEventsFunction": set(),
     "PublishPredictionsFunction": {"LabelboxApiKeySecret"},
+    "RunEventsFunction": set(),
 }
 
 ROUTES = {
@@ -72,6 +73,8 @@ ROUTES = {
     ("/projects/{project_id}/model", "post"): "AWS_IAM",
     ("/runs/{run_id}", "get"): "AWS_IAM",
     ("/runs/{run_id}/report", "get"): "AWS_IAM",
+    ("/runs/{run_id}/cancel", "post"): "AWS_IAM",
+    ("/runs/{run_id}/timeline", "get"): "AWS_IAM",
     ("/webhooks/openai", "post"): "NONE",
 }
 ROUTE_FUNCTIONS = {("/webhooks/openai", "post"): "OpenAIJobEventsFunction"}  # the others: ApiFunction
@@ -154,6 +157,7 @@ def test_sizes_and_timeouts(translated: dict[str, Any]) -> None:
         "OpenAIJobEventsFunction": (60, 512),
         "BedrockJobEventsFunction": (60, 512),
         "PublishPredictionsFunction": (900, 512),
+        "RunEventsFunction": (60, 512),
     }
     functions = _of_type(translated, "AWS::Lambda::Function")
     actual = {k: (v["Properties"]["Timeout"], v["Properties"]["MemorySize"]) for k, v in functions.items()}
@@ -365,6 +369,9 @@ def test_outputs(template: dict[str, Any]) -> None:
         "LabelboxWebhookSecretArn",
         "ProjectWebhookSecretPrefix",
         "DeliveriesTableName",
+        "DashboardName",
+        "DashboardUrl",
+        "AlarmTopicArn",
     }
     api_url = "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"
     assert outputs["ApiUrl"]["Value"] == {"Fn::Sub": api_url}

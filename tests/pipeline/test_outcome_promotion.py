@@ -137,7 +137,7 @@ def test_a_promoted_run_closed_as_failed_afterwards_keeps_the_deployment_of_the_
     stack = Stack()
     endpoint = stack.served_run("run-a", evaluation_passed=True)
     stack.close("run-a")
-    stack.runs.update_run("run-a", status="EVALUATING")  # as if the close never reached the record
+    stack.runs.items["run-a"]["status"] = "EVALUATING"  # as if the close never reached the record
     record_execution_end(
         "run-a", "TIMED_OUT", stack.runs, CLOCK, None, lambda _: stack.provider, lambda _: stack.serving
     )

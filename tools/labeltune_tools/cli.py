@@ -1,4 +1,5 @@
-"""The `labeltune` command: the local demo and stack, and tools for datasets and Labelbox."""
+"""The `labeltune` command: the local demo and stack, runs and projects on a deployed (or the local) stack, and
+tools for datasets and Labelbox."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import argparse
 import sys
 from typing import Any, NoReturn
 
-from labeltune_tools.commands import dataset, judge, labelbox, local
+from labeltune_tools.api_client import ApiError, SetupError
+from labeltune_tools.commands import dataset, judge, labelbox, local, projects, runs
 
-COMMANDS = (local, labelbox, dataset, judge)
+COMMANDS = (local, runs, projects, labelbox, dataset, judge)
+# An operator's mistakes, reported in one line with exit status 2.
+OPERATOR_ERRORS: tuple[type[Exception], ...] = (*local.OPERATOR_ERRORS, SetupError)
 
 
 class Parser(argparse.ArgumentParser):
@@ -35,13 +39,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    name = getattr(args, "command_name", args.command)
     try:
         return int(args.func(args))
-    except local.OPERATOR_ERRORS as error:
-        # An operator's mistake (a bad option or file, a taken port): one line, no traceback.
-        name = getattr(args, "command_name", args.command)
+    except OPERATOR_ERRORS as error:
+        # An operator's mistake (a bad option or file, a taken port, no credentials): one line, no traceback.
         print(f"labeltune {name}: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
+    except ApiError as error:
+        # The API refused, or did not answer: one line, exit status 1.
+        print(f"labeltune {name}: {' '.join(str(error).split())}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

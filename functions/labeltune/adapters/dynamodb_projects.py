@@ -25,7 +25,7 @@ import boto3
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from labeltune.adapters.dynamodb_runs import _from_dynamo, _to_dynamo
+from labeltune.adapters.dynamodb_runs import from_dynamo, to_dynamo
 from labeltune.clock import Clock, iso, system_clock
 from labeltune.domain.models import DeliveryOutcome
 from labeltune.domain.promotions import (
@@ -72,7 +72,7 @@ def _is_conflict(error: ClientError) -> bool:
 
 def _item(value: Mapping[str, Any]) -> dict[str, Any]:
     """An item for the resource's client (it serialises Python values itself); None values are left out."""
-    return {k: _to_dynamo(v) for k, v in value.items() if v is not None}
+    return {k: to_dynamo(v) for k, v in value.items() if v is not None}
 
 
 class DynamoProjectStore:
@@ -105,7 +105,7 @@ class DynamoProjectStore:
 
     def get_project(self, project_id: str) -> dict[str, Any] | None:
         item = self._table.get_item(Key={"project_id": project_id}, ConsistentRead=True).get("Item")
-        return _from_dynamo(item) if item else None
+        return from_dynamo(item) if item else None
 
     def put_config(self, project_id: str, config: Mapping[str, Any]) -> dict[str, Any]:
         """Create or replace the configuration; trigger state (pending labels, in-flight run) is kept."""
@@ -115,11 +115,11 @@ class DynamoProjectStore:
                 UpdateExpression="SET #config = :config, updated_at = :now, "
                 "created_at = if_not_exists(created_at, :now), pending_labels = if_not_exists(pending_labels, :zero)",
                 ExpressionAttributeNames={"#config": "config"},
-                ExpressionAttributeValues={":config": _to_dynamo(dict(config)), ":now": iso(self._clock()), ":zero": 0},
+                ExpressionAttributeValues={":config": to_dynamo(dict(config)), ":now": iso(self._clock()), ":zero": 0},
                 ReturnValues="ALL_NEW",
             )
         )
-        return _from_dynamo(result["Attributes"])
+        return from_dynamo(result["Attributes"])
 
     # -- deliveries ------------------------------------------------------------------------------------
     def _deliveries_table(self) -> Any:
@@ -243,7 +243,7 @@ class DynamoProjectStore:
             Limit=limit,
         )
         return [
-            {k: v for k, v in _from_dynamo(item).items() if k not in ("item_key", "expires_at")}
+            {k: v for k, v in from_dynamo(item).items() if k not in ("item_key", "expires_at")}
             for item in page.get("Items", [])
         ]
 
@@ -276,7 +276,7 @@ class DynamoProjectStore:
             # A retry of the claim that already won must not reset the labels counted since.
             project = self.get_project(project_id) or {}
             return int(project.get("active_run_labels", 0)) if project.get("active_run_id") == run_id else None
-        return int(_from_dynamo(result["Attributes"]).get("active_run_labels", 0))
+        return int(from_dynamo(result["Attributes"]).get("active_run_labels", 0))
 
     def release_run(self, project_id: str, run_id: str, return_labels: int = 0) -> dict[str, Any] | None:
         try:
@@ -294,7 +294,7 @@ class DynamoProjectStore:
             if _conditional_failed(error):
                 return None
             raise
-        return _from_dynamo(result["Attributes"])
+        return from_dynamo(result["Attributes"])
 
     # -- the current model ------------------------------------------------------------------------------
     def promote_model(self, project_id: str, entry: ModelPromotion) -> PromotionChange:
@@ -318,7 +318,7 @@ class DynamoProjectStore:
                     f"{MODEL_VERSION} = :{MODEL_VERSION}",
                     ConditionExpression=f"attribute_exists(project_id) AND ({MODEL_VERSION} = :version OR "
                     f"(attribute_not_exists({MODEL_VERSION}) AND :version = :zero))",
-                    ExpressionAttributeValues={**_to_dynamo(values), ":version": version, ":zero": 0},
+                    ExpressionAttributeValues={**to_dynamo(values), ":version": version, ":zero": 0},
                 )
 
             try:

@@ -111,10 +111,12 @@ class RunStatus(StrEnum):
     EVALUATING = "EVALUATING"
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
+    CANCELLED = "CANCELLED"  # stopped on request (POST /runs/{id}/cancel): pipeline/cancel.py
 
 
-FINISHED_RUN_STATUSES = frozenset({RunStatus.SUCCEEDED.value, RunStatus.FAILED.value})
+FINISHED_RUN_STATUSES = frozenset({RunStatus.SUCCEEDED.value, RunStatus.FAILED.value, RunStatus.CANCELLED.value})
 """A run in one of these has ended: nothing may start it again (but a StartFailed one), nothing reopens it."""
+CANCELLED_ERROR = "Cancelled"  # the error of a cancelled run, and of the StopExecution that cancels it
 
 
 class ExportStatus(StrEnum):

@@ -52,6 +52,11 @@ def _auto_or_number(value: Any, name: str, *, integer: bool, low: float, high: f
     return int(value) if integer else float(value)
 
 
+def _auto_or(kind: str, **bounds: float) -> dict[str, Any]:
+    """The JSON schema of a "auto"-or-number field (its plain validator hides the type from pydantic's schema)."""
+    return {"anyOf": [{"const": "auto"}, {"type": kind, **bounds}]}
+
+
 class Hyperparameters(BaseModel):
     """Fine-tuning hyperparameters; "auto" leaves the value to the provider. Which ones a provider takes,
     and within which bounds, is checked against the project's provider (`ProjectConfig`):
@@ -60,11 +65,23 @@ class Hyperparameters(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    n_epochs: int | Literal["auto"] = Field("auto", description="1-50 (OpenAI), 1-5 (Bedrock)")
-    batch_size: int | Literal["auto"] = Field("auto", description="1-256 (OpenAI only)")
-    learning_rate_multiplier: float | Literal["auto"] = Field("auto", description="> 0 (OpenAI only)")
-    learning_rate: float | Literal["auto"] = Field("auto", description="0.000001-0.0001 (Bedrock only)")
-    learning_rate_warmup_steps: int | Literal["auto"] = Field("auto", description="0-100 (Bedrock only)")
+    n_epochs: int | Literal["auto"] = Field(
+        "auto", description="1-50 (OpenAI), 1-5 (Bedrock)", json_schema_extra=_auto_or("integer", minimum=1, maximum=50)
+    )
+    batch_size: int | Literal["auto"] = Field(
+        "auto", description="1-256 (OpenAI only)", json_schema_extra=_auto_or("integer", minimum=1, maximum=256)
+    )
+    learning_rate_multiplier: float | Literal["auto"] = Field(
+        "auto", description="> 0 (OpenAI only)", json_schema_extra=_auto_or("number", exclusiveMinimum=0)
+    )
+    learning_rate: float | Literal["auto"] = Field(
+        "auto",
+        description="0.000001-0.0001 (Bedrock only)",
+        json_schema_extra=_auto_or("number", minimum=1e-6, maximum=1e-4),
+    )
+    learning_rate_warmup_steps: int | Literal["auto"] = Field(
+        "auto", description="0-100 (Bedrock only)", json_schema_extra=_auto_or("integer", minimum=0, maximum=100)
+    )
 
     @field_validator("n_epochs", mode="plain")
     @classmethod
@@ -155,7 +172,12 @@ class ProjectConfig(BaseModel):
         LEGACY_PROVIDER, description="who fine-tunes: openai or bedrock (a new project gets the stack's default)"
     )
     mapping: FieldMapping = FieldMapping()
-    system_prompt: str = Field(DEFAULT_SYSTEM_PROMPT, min_length=1, max_length=20_000)
+    system_prompt: str = Field(
+        DEFAULT_SYSTEM_PROMPT,
+        min_length=1,
+        max_length=20_000,
+        description="the instruction every training and evaluation example starts with (the system message)",
+    )
     base_model: str = Field(
         DEFAULT_BASE_MODEL,
         min_length=1,

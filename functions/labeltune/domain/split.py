@@ -14,11 +14,15 @@ from labeltune.domain.models import SplitName
 
 
 class SplitRatios(BaseModel):
+    """Shares of the labelled rows per split: they sum to 1, and train and eval are above 0."""
+
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    train: float = Field(0.8, ge=0, le=1)
-    validation: float = Field(0.1, ge=0, le=1)
-    eval: float = Field(0.1, ge=0, le=1)
+    train: float = Field(0.8, ge=0, le=1, description="share of rows the model is trained on")
+    validation: float = Field(
+        0.1, ge=0, le=1, description="share sent as the provider's validation file (0: none; Nova 2 Lite takes none)"
+    )
+    eval: float = Field(0.1, ge=0, le=1, description="share held out to evaluate base and tuned models on")
 
     @model_validator(mode="after")
     def _sum_to_one(self) -> SplitRatios:

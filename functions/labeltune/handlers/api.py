@@ -20,6 +20,7 @@ from labeltune.domain.identifiers import is_project_id
 from labeltune.domain.json_input import parse_json_object
 from labeltune.domain.models import public_run
 from labeltune.domain.run_ids import is_valid_run_id
+from labeltune.handlers.console_metrics import webhook_responses
 from labeltune.handlers.http_errors import HttpError, json_response, raw_body, register_error_handlers
 from labeltune.handlers.observability import lambda_entry, logger
 from labeltune.pipeline.trigger import Reply, accept_labelbox_webhook, request_manual_run
@@ -27,6 +28,9 @@ from labeltune.wiring import services
 
 MAX_CONFIG_BYTES = 64 * 1024  # a project configuration is a few hundred bytes
 MAX_ROLLBACK_BYTES = 1024  # {"run_id": ...}: a run id is at most 80 characters
+# A run's history is a few hundred events (a fallback check every FallbackCheckSeconds adds four); beyond this
+# the timeline says `truncated` instead of paging on inside one API request.
+MAX_TIMELINE_EVENTS = 5000
 
 App = TypeVar("App", bound=ApiGatewayResolver)
 
@@ -54,7 +58,9 @@ def build_app(app: App) -> App:
         svc = services()
         svc.once.register_lambda_context(app.lambda_context)
         headers = dict(app.current_event.headers or {})
-        reply = accept_labelbox_webhook(raw_body(app), headers, svc.trigger, svc.once)
+        with webhook_responses() as count:  # WebhookResponses by StatusClass, for the console
+            reply = accept_labelbox_webhook(raw_body(app), headers, svc.trigger, svc.once)
+            count(reply.status_code)
         logger.info(
             "labelbox webhook",
             extra={k: reply.body.get(k) for k in ("delivery_id", "project_id", "run_id", "counted")}
@@ -95,10 +101,23 @@ def build_app(app: App) -> App:
 
     @app.get("/projects/<project_id>/runs")
     def list_project_runs(project_id: str) -> dict[str, Any]:
+        """The project's runs newest first, a page at a time (?limit=1..100&next_token=<from the last page>)."""
+        from labeltune.domain.pagination import InvalidPageRequest, PageKey, decode_token, encode_token, parse_limit
+
+        project_id = checked_project_id(project_id)
+        query = app.current_event.query_string_parameters or {}
+        try:
+            limit = parse_limit(query.get("limit"))
+            token = query.get("next_token")
+            after = decode_token(token, project_id) if token is not None else None
+        except InvalidPageRequest as refused:
+            raise HttpError(400, str(refused), errors=[{"field": refused.field, "message": str(refused)}]) from refused
         svc = services()
-        if svc.projects.get_project(checked_project_id(project_id)) is None:
+        if svc.projects.get_project(project_id) is None:
             raise HttpError(404, "unknown project", project_id=project_id)
-        return {"project_id": project_id, "runs": [public_run(run) for run in svc.runs.list_runs(project_id)]}
+        runs, last = svc.runs.list_runs_page(project_id, limit, after.as_key() if after else None)
+        next_token = encode_token(PageKey(**last)) if last else None
+        return {"project_id": project_id, "runs": [public_run(run) for run in runs], "next_token": next_token}
 
     @app.get("/projects/<project_id>/deliveries")
     def list_project_deliveries(project_id: str) -> dict[str, Any]:
@@ -150,6 +169,40 @@ def build_app(app: App) -> App:
         if run is None:
             raise HttpError(404, "no such run", run_id=run_id)
         return json_response(200, public_run(run))
+
+    @app.post("/runs/<run_id>/cancel")
+    def cancel_run(run_id: str) -> Response:
+        """Stop a run in flight (pipeline/cancel.py): 202 when this request cancelled it, 200 when it was already
+        cancelled or being cancelled, 409 when it had already succeeded or failed."""
+        from labeltune.pipeline.cancel import CancelVerdict
+        from labeltune.pipeline.cancel import cancel_run as cancel
+
+        if not is_valid_run_id(run_id):
+            raise HttpError(400, "invalid run id")
+        svc = services()
+        result = cancel(run_id, svc.runs, svc.starter, svc.projects, svc.clock)
+        logger.info("run cancel", extra={"run_id": run_id, "verdict": result.verdict.value})
+        if result.verdict is CancelVerdict.UNKNOWN:
+            raise HttpError(404, "no such run", run_id=run_id)
+        if result.verdict is CancelVerdict.FINISHED:
+            status = (result.run or {}).get("status")
+            raise HttpError(409, f"the run has already ended ({status})", run_id=run_id, run_status=status)
+        return json_response(202 if result.verdict is CancelVerdict.REQUESTED else 200, result.body(run_id))
+
+    @app.get("/runs/<run_id>/timeline")
+    def get_run_timeline(run_id: str) -> Response:
+        """The states the run's execution entered, with times and durations (domain/timeline.py)."""
+        from labeltune.domain.timeline import fold_history
+
+        if not is_valid_run_id(run_id):
+            raise HttpError(400, "invalid run id")
+        svc = services()
+        if svc.runs.get_run(run_id) is None:
+            raise HttpError(404, "no such run", run_id=run_id)
+        execution = svc.starter.describe(run_id)
+        events, truncated = svc.starter.history(run_id, MAX_TIMELINE_EVENTS) if execution else ([], False)
+        timeline = fold_history(events, truncated, execution)
+        return json_response(200, timeline.as_json(run_id))
 
     @app.get("/runs/<run_id>/report")
     def get_run_report(run_id: str) -> Response:

@@ -72,4 +72,9 @@ def handler(event: PlanEvaluationEvent | EvaluateChunkEvent | AggregateEvaluatio
     )
     metrics.add_metric(name="TunedLeakRate", unit=MetricUnit.Percent, value=summary.tuned.leak_rate * 100)
     metrics.add_metric(name="TunedRougeL", unit=MetricUnit.Count, value=summary.tuned.rouge_l)
+    metrics.add_metric(name="BaseRougeL", unit=MetricUnit.Count, value=summary.base.rouge_l)
+    # What tuning bought on the held-out set, and whether the project's promotion gate let the model through.
+    metrics.add_metric(name="RougeLGain", unit=MetricUnit.Count, value=summary.tuned.rouge_l - summary.base.rouge_l)
+    if summary.gate is not None:
+        metrics.add_metric(name="GatePassed", unit=MetricUnit.Count, value=1 if summary.gate.passed else 0)
     return summary.model_dump(mode="json")

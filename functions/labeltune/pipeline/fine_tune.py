@@ -22,6 +22,7 @@ from labeltune.clock import Clock, iso, parse_iso
 from labeltune.domain.models import FineTuneJob, JobState, RunStatus
 from labeltune.domain.project_config import Hyperparameters
 from labeltune.errors import JobCreatePending
+from labeltune.pipeline.cancel import RunCancelled, cancelled_meanwhile
 from labeltune.pipeline.prepare import PreparedDataset
 from labeltune.ports import FineTuneProvider, ObjectStore, RunStore
 
@@ -86,6 +87,7 @@ def start_fine_tune(
             validation_file=validation_file,
             hyperparameters=hyperparameters or Hyperparameters(),
         )
+    _undo_if_cancelled(run_id, job, provider, runs)
     runs.update_run(
         run_id,
         status=RunStatus.TRAINING.value,
@@ -95,6 +97,23 @@ def start_fine_tune(
         base_model=job.base_model,
     )
     return job
+
+
+def _undo_if_cancelled(run_id: str, job: FineTuneJob, provider: FineTuneProvider, runs: RunStore) -> None:
+    """A job found or created for a run that is being cancelled, or has ended, is cancelled and the run's files at
+    the provider deleted: the run's cleanup may have looked for them before they existed (a late create). The run
+    record is not moved back to TRAINING."""
+    if not cancelled_meanwhile(runs.get_run(run_id)):
+        return
+    cancelled = [provider.cancel_job(job.job_id).job_id] if job.state is JobState.PENDING else []
+    deleted = provider.delete_run_files(run_id)
+    run = runs.get_run(run_id) or {}
+    runs.update_run(
+        run_id,
+        late_jobs_cancelled=sorted({*(run.get("late_jobs_cancelled") or []), *cancelled}),
+        late_provider_files_deleted=deleted,
+    )
+    raise RunCancelled(f"run {run_id} was cancelled while its fine-tuning job was being created; job undone")
 
 
 def check_fine_tune(run_id: str, job_id: str, provider: FineTuneProvider, runs: RunStore) -> FineTuneJob:

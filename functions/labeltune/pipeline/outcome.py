@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from labeltune.clock import Clock, iso
-from labeltune.domain.models import FINISHED_RUN_STATUSES, JobState, RunStatus
+from labeltune.domain.models import CANCELLED_ERROR, FINISHED_RUN_STATUSES, JobState, RunStatus
 from labeltune.domain.project_config import LEGACY_PROVIDER
 from labeltune.domain.promotions import PromotionChange
 from labeltune.errors import TransientError
@@ -105,9 +105,21 @@ def release_provider_resources(
             result["endpoint_kept"] = run["endpoint_id"]
         if run.get("job_id") in cancelled:
             runs.update_run(run_id, job_status="cancelled", job_state=JobState.FAILED.value)
-        runs.update_run(run_id, **result)
+        runs.update_run(run_id, **_merged(run, result))
         return result
     raise AssertionError("unreachable")
+
+
+def _merged(run: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """What a release records, added to what an earlier release of the run recorded (a recorder, then the
+    execution's end event): a second release that finds nothing left never erases what the first one did."""
+    merged = dict(result)
+    for key in ("jobs_cancelled", "endpoints_deleted"):
+        earlier = [value for value in run.get(key) or [] if value not in result[key]]
+        merged[key] = earlier + list(result[key])
+    earlier_files = int(run.get("provider_files_deleted") or 0)
+    merged["provider_files_deleted"] = earlier_files + int(result["provider_files_deleted"])
+    return merged
 
 
 def _release(
@@ -163,6 +175,13 @@ def record_outcome(
     """Close the run; first, promote its model if it passed its gate (with `projects`), and release what it
     holds at the provider (a job still training would go on billing, its training files are chats with personal
     data, a deployment nobody calls serves nothing), and what served the model its promotion superseded."""
+    run = runs.get_run(run_id) or {}
+    if outcome is not RunStatus.SUCCEEDED and run.get("cancel_requested_at"):
+        # A cancelled run whose execution still reached a recorder (a step that found it cancelled, or a stop
+        # that lost the race with a failure): it ends as asked.
+        outcome, error, cause = RunStatus.CANCELLED, None, None
+    if outcome is RunStatus.CANCELLED:
+        error, cause = CANCELLED_ERROR, f"cancelled on request at {run.get('cancel_requested_at') or iso(clock())}"
     message = failure_message(cause)
     promotion = _promote(run_id, outcome, runs, projects, clock)
     cleanup = _release(run_id, runs, provider, serving, outcome)
@@ -213,5 +232,7 @@ def record_execution_end(
     if run.get("status") in FINISHED_RUN_STATUSES:
         cleanup = _release(run_id, runs, provider, serving, RunStatus(run["status"]))
         return {"run_id": run_id, "status": run.get("status"), "error": None, "error_message": None, **cleanup}
+    if run.get("cancel_requested_at"):  # stopped by POST /runs/{id}/cancel (pipeline/cancel.py)
+        return record_outcome(run_id, RunStatus.CANCELLED, runs, clock, None, None, provider, serving)
     error = f"Execution{status.title().replace('_', '')}"
     return record_outcome(run_id, RunStatus.FAILED, runs, clock, error, cause, provider, serving)

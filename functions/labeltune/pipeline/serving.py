@@ -17,6 +17,7 @@ from labeltune.clock import Clock, iso, parse_iso
 from labeltune.domain.models import EndpointState, FineTuneJob, ModelEndpoint
 from labeltune.domain.waits import next_wait
 from labeltune.errors import ModelNotServed
+from labeltune.pipeline.cancel import RunCancelled, cancelled_meanwhile
 from labeltune.ports import ModelServing, RunStore
 
 SERVE_DEADLINE = timedelta(hours=1)
@@ -57,7 +58,12 @@ def serve_tuned_model(run_id: str, job: FineTuneJob, serving: ModelServing, runs
     run = runs.get_run(run_id) or {}
     requested_at = str(run.get("endpoint_requested_at") or iso(clock()))
     runs.update_run(run_id, endpoint_requested_at=requested_at)
-    return _recorded(run_id, serving.serve(run_id, job.fine_tuned_model), requested_at, runs, clock)
+    endpoint = serving.serve(run_id, job.fine_tuned_model)
+    if cancelled_meanwhile(runs.get_run(run_id)):
+        # The run's cleanup may have looked for deployments before this one existed: delete it here.
+        runs.update_run(run_id, late_endpoints_deleted=serving.release(run_id))
+        raise RunCancelled(f"run {run_id} was cancelled while its tuned model was being served; deployment deleted")
+    return _recorded(run_id, endpoint, requested_at, runs, clock)
 
 
 def check_tuned_model(

@@ -8,15 +8,20 @@ and `labeltune_tools.cli.main` prints the UsageError and StackError these comman
 from __future__ import annotations
 
 import argparse
-import math
+import json
 import os
+import shlex
 import stat
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from labeltune.domain.signature import sign
+from labeltune_tools.commands.arguments import positive_seconds
 from labeltune_tools.embedded.demo import PROVIDER_CHOICES
+from labeltune_tools.embedded.keep import keep_directory
 from labeltune_tools.embedded.stack import PortUnavailable, StackError, repo_root
 
 if TYPE_CHECKING:
@@ -60,17 +65,6 @@ def export_file(value: str) -> Path:
     if not os.access(path, os.R_OK):
         raise argparse.ArgumentTypeError(f"cannot read the export file {path}: permission denied")
     return path
-
-
-def positive_seconds(value: str) -> float:
-    """A finite number of seconds above 0 (float() alone takes "-5", "nan" and "inf")."""
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number of seconds above 0, not {value!r}")
-    return seconds
 
 
 def positive_whole_seconds(value: str) -> int:
@@ -137,7 +131,9 @@ def _demo(args: argparse.Namespace) -> int:
     # With --real-labelbox Labelbox itself is the source and no export file is read.
     export = (args.export or default_export()) if args.real_labelbox else _export(args)
     try:
-        return run_demo(export, args.project, sys.stdout, options, provider=provider, report_dir=args.report_dir)
+        return run_demo(
+            export, args.project, sys.stdout, options, provider=provider, report_dir=args.report_dir, keep=args.keep
+        )
     except PortUnavailable as error:
         raise UsageError(_port_message(error)) from error
 
@@ -146,12 +142,114 @@ def _local_up(args: argparse.Namespace) -> int:
     from labeltune_tools.embedded.stack import EmbeddedStack, StackOptions
 
     export = _export(args)
-    options = StackOptions(api_port=args.api_port, moto_port=args.moto_port, emulator_port=args.emulator_port)
+    options = StackOptions(
+        api_port=args.api_port, moto_port=args.moto_port, emulator_port=args.emulator_port, require_signed=True
+    )
     try:
         with EmbeddedStack(options=options) as stack:
             return _serve(stack, args.project, export)
     except PortUnavailable as error:
         raise UsageError(_port_message(error)) from error
+
+
+# The delivery `local up`'s curl sends: Labelbox's v1 shape (what SDK-created webhooks send), fixed ids, so sending
+# it twice is one delivery, answered again as the first time (a label is counted once).
+CURL_LABEL_ID = "curl-label-1"
+CURL_ROW_ID = "curl-data-row-1"
+CURL_DELIVERY_ID = "curl-delivery-1"
+CURL_TOPIC = "WORKFLOW_ACTION"
+
+
+def webhook_body(project: str) -> bytes:
+    """The exact bytes the printed curl sends (the signature covers these bytes, so they are fixed here)."""
+    payload = {
+        "id": CURL_LABEL_ID,
+        "label": "{}",
+        "dataRow": {"id": CURL_ROW_ID},
+        "project": {"id": project},
+        "event": CURL_TOPIC,
+    }
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def webhook_curl(api_url: str, project: str, secret: str) -> str:
+    """A curl for POST /webhooks/labelbox as Labelbox sends it: HMAC-SHA256 of the body with the project's webhook
+    secret in X-Hub-Signature-256 (labeltune.domain.signature), its delivery id and topic in X-Labelbox-*."""
+    body = webhook_body(project)
+    headers = {
+        "Content-Type": "application/json",
+        "X-Labelbox-Id": CURL_DELIVERY_ID,
+        "X-Labelbox-Event": CURL_TOPIC,
+        "X-Hub-Signature-256": sign(secret, body, "sha256"),
+    }
+    parts = ["curl", "-sS", "-X", "POST", f"{api_url}/webhooks/labelbox"]
+    for name, value in headers.items():
+        parts += ["-H", f"{name}: {value}"]
+    parts += ["--data-raw", body.decode()]
+    return shlex.join(parts)
+
+
+def sigv4_curl(api_url: str, path: str, method: str = "GET") -> str:
+    """curl (7.75+) signing a management route with SigV4 for execute-api, as API Gateway's IAM auth checks."""
+    from labeltune_tools.local_auth import LOCAL_ACCESS_KEY_ID, LOCAL_REGION, LOCAL_SECRET_ACCESS_KEY, SIGNING_SERVICE
+
+    return shlex.join(
+        [
+            "curl",
+            "-sS",
+            *(["-X", method] if method != "GET" else []),
+            "--aws-sigv4",
+            f"aws:amz:{LOCAL_REGION}:{SIGNING_SERVICE}",
+            "--user",
+            f"{LOCAL_ACCESS_KEY_ID}:{LOCAL_SECRET_ACCESS_KEY}",
+            f"{api_url}{path}",
+        ]
+    )
+
+
+def local_up_lines(
+    *,
+    api_url: str,
+    project: str,
+    webhook_secret: str,
+    moto_url: str,
+    emulator_url: str,
+    state_machine_arn: str,
+    table_name: str,
+    bucket_name: str,
+    services: Mapping[str, str],
+    signed: bool,
+) -> list[str]:
+    """What `labeltune local up` prints: where everything is, a signed webhook and a signed management call to
+    paste, and that nothing survives a restart. The webhook URL has a line of its own (to paste into Labelbox
+    or a tunnel)."""
+    checked = (
+        "this stack refuses unsigned management requests, as API Gateway's IAM auth does"
+        if signed
+        else "this stack does not check the signature yet; a deployed one does"
+    )
+    return [
+        "labeltune local stack (LOCAL: all services emulated)",
+        *(f"  {service}: {how}" for service, how in services.items()),
+        f"API:              {api_url}  (POST /webhooks/labelbox, /projects/{{id}}/runs, /runs/{{id}})",
+        f"Webhook URL: {api_url}/webhooks/labelbox",
+        f"Webhook secret:   {webhook_secret}  (project {project}; each project has its own)",
+        f"Signed webhook (a Labelbox-shaped {CURL_TOPIC} delivery for {project}, signed with its secret; it starts "
+        "a run, and sent again it is the same delivery, answered as before):",
+        f"  {webhook_curl(api_url, project, webhook_secret)}",
+        f"Management routes (SigV4 for execute-api with the local stack's own credentials, not AWS ones; {checked}):",
+        f"  {sigv4_curl(api_url, f'/projects/{project}/runs')}",
+        f"  {sigv4_curl(api_url, f'/projects/{project}/runs', method='POST')}   (starts a run by hand)",
+        f"  labeltune runs list {project} --local",
+        f"AWS (moto):       export AWS_ENDPOINT_URL={moto_url} AWS_ACCESS_KEY_ID=local "
+        "AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1",
+        f"OpenAI emulator:  {emulator_url}",
+        f"State machine:    {state_machine_arn}",
+        f"Runs table:       {table_name}   Bucket: {bucket_name}",
+        "State does NOT survive a restart: moto keeps every project, run, delivery and file in this process's "
+        "memory, and Ctrl-C loses them all. To keep a run's files, run `labeltune demo --keep DIR`.",
+        "Ctrl-C stops the stack.",
+    ]
 
 
 def _serve(stack: EmbeddedStack, project: str, export: Path) -> int:
@@ -161,20 +259,19 @@ def _serve(stack: EmbeddedStack, project: str, export: Path) -> int:
     stack.upload_export(project, export)
     stack.configure_project(project)
     assert stack.resources is not None and stack.emulator is not None
-    print("labeltune local stack (LOCAL: all services emulated)")
-    for service, how in EMULATED.items():
-        print(f"  {service}: {how}")
-    print(f"API:              {stack.api_url}  (POST /webhooks/labelbox, /projects/{{id}}/runs, /runs/{{id}})")
-    print(
-        f"AWS (moto):       export AWS_ENDPOINT_URL={stack.moto_url} AWS_ACCESS_KEY_ID=local "
-        "AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1"
+    lines = local_up_lines(
+        api_url=stack.api_url,
+        project=project,
+        webhook_secret=stack.webhook_secret(project),
+        moto_url=stack.moto_url,
+        emulator_url=stack.emulator.base_url,
+        state_machine_arn=stack.resources.state_machine_arn,
+        table_name=stack.resources.table_name,
+        bucket_name=stack.resources.bucket_name,
+        services=EMULATED,
+        signed=stack.options.require_signed,
     )
-    print(f"OpenAI emulator:  {stack.emulator.base_url}")
-    print(f"Webhook secret:   {stack.webhook_secret(project)}  (project {project}; each project has its own)")
-    print(f"State machine:    {stack.resources.state_machine_arn}")
-    print(f"Runs table:       {stack.resources.table_name}   Bucket: {stack.resources.bucket_name}")
-    print(f"Try:              curl -X POST {stack.api_url}/projects/{project}/runs")
-    print("Ctrl-C stops the stack.", flush=True)
+    print("\n".join(lines), flush=True)
     try:
         while True:
             time.sleep(3600)
@@ -237,7 +334,16 @@ def register(sub: Any) -> None:
         type=Path,
         default=None,
         help="where each run's HTML report is written, as labeltune-report-<run id>.html "
-        "(default: a new directory under the system's temporary directory; the paths are printed)",
+        "(default: a new directory under the system's temporary directory, or only the --keep directory "
+        "when --keep is given; the paths are printed)",
+    )
+    demo.add_argument(
+        "--keep",
+        type=keep_directory,
+        default=None,
+        metavar="DIR",
+        help="keep each run's artefacts after the stack (in memory) exits: DIR/<run id>/ gets the dataset "
+        "files, the evaluation, the run record (run.json) and the report (report.html); DIR must be new or empty",
     )
     _add_port_options(demo, api=0, moto=0, emulator=0)
     demo.set_defaults(func=_demo, command_name="demo")

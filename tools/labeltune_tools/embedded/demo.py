@@ -10,12 +10,14 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from labeltune.domain.signature import sign
+from labeltune_tools.embedded.keep import REPORT, describe_files, keep_run
+from labeltune_tools.embedded.progress import RunProgress, progress_lines
 from labeltune_tools.embedded.stack import EMULATED, EmbeddedStack, StackOptions
 
 DEFAULT_PROJECT = "clx-support-summaries-demo"
@@ -25,6 +27,8 @@ PROVIDER_CHOICES = (*PROVIDERS, "both")
 PROVIDER_SERVICES = {"openai": "OpenAI API", "bedrock": "Amazon Bedrock"}
 # Widest cell of the side-by-side table: ARNs are shortened there (each run's report above has them whole).
 CELL_WIDTH = 44
+# How often the demo polls each run's execution history for progress (each poll: three calls to moto).
+POLL_SECONDS = 0.5
 
 
 def send_labelbox_webhook(
@@ -108,9 +112,12 @@ def report(stack: EmbeddedStack, run_id: str, execution: dict[str, Any], out: Te
     write(f"  run record:     DynamoDB table {stack.resources.table_name if stack.resources else '?'}, run_id={run_id}")
 
 
-def save_report(api_url: str, run_id: str, run: Mapping[str, Any], directory: Path) -> tuple[Path | None, str]:
+def save_report(
+    api_url: str, run_id: str, run: Mapping[str, Any], directory: Path, filename: str | None = None
+) -> tuple[Path | None, str]:
     """Fetch the run's report as a reader would (GET /runs/{id}/report answers 302 to a presigned link, which
-    urllib follows to the local S3) and write it to `directory`; the file, or None and why there is none."""
+    urllib follows to the local S3) and write it to `directory` as `filename` (default
+    labeltune-report-<run id>.html); the file, or None and why there is none."""
     if not run.get("report_key"):
         return None, f"not written ({run.get('report_error') or 'the run has no evaluation'})"
     try:
@@ -119,7 +126,7 @@ def save_report(api_url: str, run_id: str, run: Mapping[str, Any], directory: Pa
     except (urllib.error.URLError, OSError) as error:
         return None, f"could not be fetched ({type(error).__name__}: {error})"
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"labeltune-report-{run_id}.html"
+    path = directory / (filename or f"labeltune-report-{run_id}.html")
     path.write_bytes(page)
     return path, str(path.resolve())
 
@@ -330,13 +337,88 @@ def _prepare_project(
     return None
 
 
-def _wait(stack: EmbeddedStack, run_id: str, started: float, timeout: float) -> tuple[dict[str, Any] | None, float]:
-    """The ended execution (None when it outlived `timeout`) and the wall time since its webhook."""
-    try:
-        execution: dict[str, Any] | None = stack.wait_for_execution(run_id, timeout=timeout)
-    except TimeoutError:
-        execution = None
-    return execution, time.monotonic() - started
+def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    """The execution's whole history so far, oldest first."""
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        events += page["events"]
+        if not page.get("nextToken"):
+            return events
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def watch_runs(
+    stack: EmbeddedStack,
+    started: Mapping[str, tuple[str, float]],
+    timeouts: Mapping[str, float],
+    out: TextIO,
+    poll_seconds: float = POLL_SECONDS,
+) -> dict[str, tuple[dict[str, Any] | None, float]]:
+    """Poll every started run's execution, history and run record until each ends (or outlives its timeout),
+    printing each one's progress as it goes (progress.progress_lines); per run, the ended execution (None
+    when it outlived its timeout) and the wall time since its webhook."""
+    from labeltune.adapters.dynamodb_runs import DynamoRunStore
+
+    assert stack.resources is not None
+    session = stack.client_session()  # one client each for every poll: making one costs more than a call
+    sfn = session.client("stepfunctions")
+    runs = DynamoRunStore(stack.resources.table_name, resource=session.resource("dynamodb"))
+    width = max((len(name) for name in started), default=0) + 2
+    progress = {name: RunProgress(label=f"[{name}]".ljust(width)) for name in started}
+    prefix = stack.resources.state_machine_arn.replace(":stateMachine:", ":execution:")
+    pending = dict(started)
+    ended: dict[str, tuple[dict[str, Any] | None, float]] = {}
+    while pending:
+        for name, (run_id, at) in list(pending.items()):
+            arn = f"{prefix}:{run_id}"
+            execution: dict[str, Any] = sfn.describe_execution(executionArn=arn)
+            lines, progress[name] = progress_lines(
+                progress[name], _history(sfn, arn), runs.get_run(run_id), datetime.now(UTC)
+            )
+            for line in lines:
+                print(line, file=out, flush=True)
+            seconds = time.monotonic() - at
+            if execution["status"] != "RUNNING":
+                ended[name] = (execution, seconds)
+            elif seconds > timeouts[name]:
+                ended[name] = (None, seconds)
+            else:
+                continue
+            del pending[name]
+        if pending:
+            time.sleep(poll_seconds)
+    return ended
+
+
+@dataclass(frozen=True)
+class Kept:
+    """One run's artefacts as `--keep` left them on disk."""
+
+    directory: Path
+    files: tuple[str, ...]
+    report: str  # the kept report's path, or why there is none
+    problems: tuple[str, ...] = ()
+
+    def lines(self) -> list[str]:
+        """Where the files are and which (names only: the files hold the chats)."""
+        lines = [f"kept in {self.directory}: {describe_files(self.files)}"]
+        lines += [f"  not kept: {problem}" for problem in self.problems]
+        return lines
+
+
+def _keep(stack: EmbeddedStack, run_id: str, run: Mapping[str, Any], directory: Path) -> Kept:
+    """Copy the run's artefacts out of the in-memory stack into directory/<run_id>/ (keep.py)."""
+    assert stack.resources is not None
+    s3 = stack.client("s3")
+    target, files, problems = keep_run(s3, stack.resources.bucket_name, stack.api_url, run_id, directory)
+    path, said = save_report(stack.api_url, run_id, run, target, filename=REPORT)
+    if path is not None:
+        files.append(REPORT)
+    else:
+        problems.append(f"{REPORT}: {said}")
+    return Kept(target, tuple(files), said, tuple(problems))
 
 
 def run_demo(
@@ -346,13 +428,16 @@ def run_demo(
     options: StackOptions | None = None,
     provider: str = "both",
     report_dir: Path | None = None,
+    keep: Path | None = None,
 ) -> int:
     """Run the pipeline once per provider on one stack; 0 only if every run succeeded.
 
     With one provider the project is `project_id`; with both, `<project_id>-openai` and `<project_id>-bedrock`,
     each with the export's rows for `project_id`, their webhooks sent together so the runs overlap. Each run's
     HTML report is written to `report_dir` (default: a new directory under the system's temporary directory, so
-    the current one is left as it was) as `labeltune-report-<run id>.html`, and its path printed.
+    the current one is left as it was) as `labeltune-report-<run id>.html`, and its path printed. With `keep`,
+    each run's artefacts are copied to keep/<run id>/ before the stack (in memory) exits, the report among
+    them (then written to `report_dir` only when one is given too), and where is printed at the end.
     """
     options = options or StackOptions()
     providers = providers_for(provider)
@@ -363,6 +448,7 @@ def run_demo(
     outcomes: dict[str, RunOutcome] = {
         name: RunOutcome(name, projects[name], provider_service(services, name)) for name in providers
     }
+    kept: dict[str, Kept] = {}
     with EmbeddedStack(options=options) as stack:
         assert stack.emulator is not None and stack.bedrock is not None
         print(
@@ -390,15 +476,18 @@ def run_demo(
                 outcomes[name] = RunOutcome(name, project, outcomes[name].service, problem=problem)
         # A real fine-tune takes minutes to hours; an emulated one seconds.
         timeouts = {name: 6 * 3600 if not outcomes[name].emulated else 300 for name in started}
-        with ThreadPoolExecutor(max_workers=max(1, len(started))) as pool:
-            waits = {
-                name: pool.submit(_wait, stack, run_id, at, timeouts[name]) for name, (run_id, at) in started.items()
-            }
-            ended = {name: wait.result() for name, wait in waits.items()}
-        for name, (execution, seconds) in ended.items():
+        if started:
+            print("\nProgress (polled from each execution's history; services as listed above):", file=out, flush=True)
+        ended = watch_runs(stack, started, timeouts, out)
+        for name in providers:
+            if name not in ended:
+                continue
+            execution, seconds = ended[name]
             run_id = started[name][0]
             print(f"\n=== {name}: project {projects[name]} ===", file=out)
             base = RunOutcome(name, projects[name], outcomes[name].service, run_id=run_id, seconds=seconds)
+            if keep is not None:
+                kept[name] = _keep(stack, run_id, stack.get_run(run_id) or {}, keep)
             if execution is None:
                 problem = f"still running after {timeouts[name]} s"
                 print(f"\nExecution {problem}: {run_id}", file=out)
@@ -407,9 +496,12 @@ def run_demo(
             report(stack, run_id, execution, out)
             states = len(stack.states_visited(execution["executionArn"]))
             run = stack.get_run(run_id) or {}
-            if report_dir is None:
-                report_dir = Path(tempfile.mkdtemp(prefix="labeltune-demo-reports-"))
-            print(f"  HTML report:    {save_report(stack.api_url, run_id, run, report_dir)[1]}", file=out)
+            if report_dir is not None or keep is None:
+                if report_dir is None:
+                    report_dir = Path(tempfile.mkdtemp(prefix="labeltune-demo-reports-"))
+                print(f"  HTML report:    {save_report(stack.api_url, run_id, run, report_dir)[1]}", file=out)
+            if name in kept:
+                print(f"  HTML report (kept): {kept[name].report}", file=out)
             outcomes[name] = replace(base, status=str(execution["status"]), run=run, states=states)
     ordered = [outcomes[name] for name in providers]
     if len(ordered) > 1:
@@ -421,6 +513,13 @@ def run_demo(
                 "  EMULATED: a stand-in model on labeltune's emulator; its metrics are not real model quality.",
                 file=out,
             )
+    if keep is not None:
+        print("", file=out)
+        if not kept:
+            print(f"kept nothing in {keep}: no run started", file=out)
+        for name in providers:
+            for line in kept[name].lines() if name in kept else []:
+                print(line, file=out)
     print("", file=out)
     for line in result_lines(ordered):
         print(line, file=out)

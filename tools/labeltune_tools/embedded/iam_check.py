@@ -65,6 +65,10 @@ def iam_resource(call: AwsCall, region: str) -> str:
         return f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{params['FunctionName']}"
     if call.service in ("bedrock", "bedrock-runtime"):
         return _bedrock_resource(call, region)
+    if call.service == "events" and call.operation == "PutEvents":  # authorised on each entry's bus
+        buses = {str(entry.get("EventBusName") or "default") for entry in params["Entries"]}
+        bus = buses.pop() if len(buses) == 1 else "*"
+        return bus if bus.startswith("arn:") or bus == "*" else f"arn:aws:events:{region}:{ACCOUNT_ID}:event-bus/{bus}"
     return "*"
 
 

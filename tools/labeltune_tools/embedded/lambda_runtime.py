@@ -81,6 +81,15 @@ class InjectedCrash(Exception):
         self.crash = crash
 
 
+def _clear_metrics() -> None:
+    """What a Lambda's metrics flush leaves behind: nothing. The local stack runs with POWERTOOLS_METRICS_DISABLED,
+    under which Powertools skips the flush without clearing its (process-wide) metric set, so one long-lived
+    process would keep every value and print them as EMF once a metric reaches 100 values."""
+    from aws_lambda_powertools import Metrics
+
+    Metrics().clear_metrics()
+
+
 def _switch_environment(target: Mapping[str, str]) -> None:
     """Make os.environ `target`, changing only what differs, and never removing a key: a key `target` lacks is
     set to "" (which Settings and the SDKs read as unset). Threads outside any function (moto's engine creating a
@@ -172,6 +181,7 @@ class InProcessLambdaRuntime:
             self._holders -= 1
             if self._holders == 0:
                 self._current = None
+                _clear_metrics()
                 _switch_environment(self._saved_environment)
             self._gate.notify_all()
 

@@ -72,6 +72,13 @@ NOT_EMULATED = {
     "emits no Step Functions status events",
     "AWS::Lambda::EventInvokeConfig": "asynchronous invocation is not emulated",
     "AWS::SQS::QueuePolicy": "only EventBridge uses it",
+    "AWS::Lambda::EventSourceMapping": "the stack's pump (run_stream.py) reads the table's stream from moto and "
+    "invokes the function with each batch, in order, without the mapping's retries and on-failure destination",
+    "AWS::CloudWatch::Dashboard": "no CloudWatch locally (metrics are not published)",
+    "AWS::CloudWatch::Alarm": "no CloudWatch locally",
+    "AWS::SNS::Topic": "alarms only",
+    "AWS::SNS::TopicPolicy": "alarms only",
+    "AWS::KMS::Key": "the alarm topic's key",
 }
 
 
@@ -363,7 +370,12 @@ def build_resources(
         sse = props.get("SSESpecification") or {}
         if sse.get("SSEEnabled"):  # CloudFormation's SSEEnabled is the API's Enabled
             args["SSESpecification"] = {"Enabled": True, **({"SSEType": sse["SSEType"]} if "SSEType" in sse else {})}
-        clients["dynamodb"].create_table(**args)
+        stream = props.get("StreamSpecification") or {}
+        if stream.get("StreamViewType"):  # CloudFormation's StreamSpecification is the API's, plus StreamEnabled
+            args["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
+        created = clients["dynamodb"].create_table(**args)["TableDescription"]
+        if created.get("LatestStreamArn"):
+            resources.physical[logical_id]["StreamArn"] = created["LatestStreamArn"]
         if props.get("TimeToLiveSpecification", {}).get("Enabled"):
             clients["dynamodb"].update_time_to_live(
                 TableName=table_name, TimeToLiveSpecification=props["TimeToLiveSpecification"]

@@ -30,9 +30,11 @@ import boto3
 
 from labeltune.adapters.s3_export import export_snapshot_key
 from labeltune_tools.bedrock_emulator import BedrockEmulator
+from labeltune_tools.embedded.execution_events import ExecutionEventPump
 from labeltune_tools.embedded.lambda_runtime import RUNTIME, tooling_session
 from labeltune_tools.embedded.moto_dynamodb import make_moto_dynamodb_atomic
 from labeltune_tools.embedded.resources import LocalResources, build_resources
+from labeltune_tools.embedded.run_stream import StreamPump
 from labeltune_tools.emulator import OpenAIEmulator, generate_webhook_secret
 
 REGION = "us-east-1"
@@ -218,6 +220,10 @@ class StackOptions:
     # Extra environment variables for every function, over the template's and the local ones (e.g.
     # {"PROVIDER_TIMEOUT_SECONDS": "2", "JOB_CREATE_SETTLE_SECONDS": "20"} to scale timeouts down in a test).
     function_environment: dict[str, str] = field(default_factory=dict)
+    # API Gateway's IAM authorisation on the template's AWS_IAM routes (sigv4.py, the local_auth credentials): when
+    # True an unsigned request is refused with 403 as in a deployed stack (`labeltune local up`); when False only a
+    # request that carries a signature is verified (a bad one is 403), so tests and the demo may call unsigned.
+    require_signed: bool = False
 
     def emulated(self) -> dict[str, str]:
         """What this stack emulates, for printing next to any result."""
@@ -248,8 +254,33 @@ class _LocalHttpApi:
     for every other path, which answers 404 in the API's shape) and runs with that function's environment, as in
     its own Lambda."""
 
-    def __init__(self, routes: list[tuple[str, re.Pattern[str], _FunctionApp]], default: _FunctionApp) -> None:
+    def __init__(
+        self,
+        routes: list[tuple[str, re.Pattern[str], _FunctionApp]],
+        default: _FunctionApp,
+        iam_routes: list[tuple[str, re.Pattern[str]]] | None = None,
+        require_signed: bool = False,
+    ) -> None:
         self.routes, self.default = routes, default
+        self.iam_routes, self.require_signed = iam_routes or [], require_signed
+
+    def _refusal(self, scope: Any, body: bytes) -> dict[str, str] | None:
+        """API Gateway's IAM authorisation: the 403 body for a route declared AWS_IAM whose request is unsigned
+        (when signatures are required) or badly signed; None when the request may pass."""
+        from datetime import UTC, datetime
+
+        from labeltune_tools.embedded import sigv4
+        from labeltune_tools.local_auth import LOCAL_ACCESS_KEY_ID, LOCAL_REGION, LOCAL_SECRET_ACCESS_KEY
+
+        if not any(m in (scope["method"], "ANY") and p.match(scope["path"]) for m, p in self.iam_routes):
+            return None
+        request = sigv4.asgi_request(scope, body)
+        if not self.require_signed and not request.header_values("authorization"):
+            return None
+        verdict = sigv4.verify(
+            request, {LOCAL_ACCESS_KEY_ID: LOCAL_SECRET_ACCESS_KEY}.get, datetime.now(UTC), region=LOCAL_REGION
+        )
+        return None if verdict.ok else verdict.body()
 
     def _target(self, method: str, path: str) -> _FunctionApp:
         for route_method, pattern, target in self.routes:
@@ -266,6 +297,10 @@ class _LocalHttpApi:
             # Powertools' ASGI adapter decodes headers and body as UTF-8 and would fail with a 500. API Gateway
             # hands such a body to the function base64-encoded, and the function refuses it (400/401).
             await _send_json(send, 400, {"message": "the request is not UTF-8 text"})
+            return
+        refusal = self._refusal(scope, body)
+        if refusal is not None:
+            await _send_json(send, 403, refusal)
             return
         target = self._target(scope["method"], scope["path"])
         await asyncio.to_thread(RUNTIME.enter_function, target.name, target.variables)
@@ -325,8 +360,10 @@ class EmbeddedStack:
         self.api_url = ""
         self._moto: Any = None
         self._uvicorn: Any = None
+        self._execution_events: ExecutionEventPump | None = None
         self._saved_env: dict[str, str] = {}
         self.delivered_events: list[tuple[str, str, str, bool]] = []  # (event id, rule, function, failed)
+        self.run_stream: StreamPump | None = None  # the runs table's stream to RunEventsFunction (run_stream.py)
 
     # -- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> EmbeddedStack:
@@ -390,7 +427,11 @@ class EmbeddedStack:
             local_secrets=secrets,
         )
         RUNTIME.managed_keys |= self.resources.environment_keys
+        self.run_stream = StreamPump(tooling_session(REGION), self.resources).start()
         self._start_api(sockets["api_port"])
+        # Step Functions' execution status events, which moto does not emit (execution_events.py).
+        sfn, arn = self.client("stepfunctions"), self.resources.state_machine_arn
+        self._execution_events = ExecutionEventPump(sfn, arn, self.deliver_event, REGION).start()
 
     def _local_environment(self) -> dict[str, str]:
         """LOCAL_ENVIRONMENT, and the emulator's model catalog unless OpenAI is real (the emulator is not
@@ -481,6 +522,12 @@ class EmbeddedStack:
                     log.warning("%s failed on event %s from rule %s", function, event.get("id"), rule.logical_id)
 
     def stop(self) -> None:
+        if self.run_stream is not None:
+            self.run_stream.stop()
+            self.run_stream = None
+        if self._execution_events is not None:
+            self._execution_events.stop()
+            self._execution_events = None
         if self._uvicorn is not None:
             self._uvicorn.should_exit = True
             self._uvicorn = None
@@ -526,7 +573,8 @@ class EmbeddedStack:
             if logical_id != "ApiFunction"
         ]
         port = int(sock.getsockname()[1])
-        wrapped = _LocalHttpApi(routes, apps["ApiFunction"])
+        iam_routes = [(method, _path_pattern(path)) for method, path, auth in resources.routes if auth == "AWS_IAM"]
+        wrapped = _LocalHttpApi(routes, apps["ApiFunction"], iam_routes, self.options.require_signed)
         config = uvicorn.Config(wrapped, host=HOST, port=port, log_level="warning", lifespan="off")
         self._uvicorn = uvicorn.Server(config)
         served = sock.dup()  # uvicorn's to close; start() closes the claimed one
@@ -577,12 +625,13 @@ class EmbeddedStack:
         """PUT /projects/{id} through the local API, as an operator would, and give the project its webhook
         secret (what `labeltune labelbox connect` does beside registering the webhook at Labelbox)."""
         self.webhook_secret(project_id)
-        request = urllib.request.Request(
-            f"{self.api_url}/projects/{project_id}",
-            data=json.dumps(changes or {}).encode(),
-            method="PUT",
-            headers={"Content-Type": "application/json"},
-        )
+        url, data = f"{self.api_url}/projects/{project_id}", json.dumps(changes or {}).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.options.require_signed:  # signed as an operator signs (the local_auth credentials)
+            from labeltune_tools.api_client import from_options
+
+            headers = from_options(local=True, api_url=self.api_url).signed_headers("PUT", url, data, headers)
+        request = urllib.request.Request(url, data=data, method="PUT", headers=headers)
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
 
@@ -598,6 +647,11 @@ class EmbeddedStack:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"execution {run_id} still running after {timeout}s")
             time.sleep(0.2)
+
+    def deliver_execution_events(self) -> int:
+        """Hand every execution that ended badly to the template's rules now, rather than at the pump's next tick
+        (a test that must know no earlier run's cleanup is still to come); how many were delivered."""
+        return self._execution_events.pump_once() if self._execution_events is not None else 0
 
     def states_visited(self, execution_arn: str) -> list[str]:
         sfn = self.client("stepfunctions")
