@@ -35,6 +35,7 @@ from labeltune.domain.models import (
     FineTuneJob,
     JobState,
     ModelEndpoint,
+    status_change_allowed,
 )
 from labeltune.domain.predictions import (
     BatchOutcome,
@@ -207,9 +208,10 @@ class InMemoryRunStore:
         attributes["updated_at"] = iso(self._clock())
         if "status" in attributes:
             attributes["status_changed_at"] = attributes["updated_at"]
-            current = self.items[run_id].get("status")
-            if current in FINISHED_RUN_STATUSES and attributes["status"] not in FINISHED_RUN_STATUSES:  # as Dynamo
-                raise RunClosed(f"run {run_id} has ended {current}: not moved to {attributes['status']}")
+            if not status_change_allowed(self.items[run_id], attributes["status"]):  # as DynamoRunStore
+                run = self.items[run_id]
+                asked = ", a cancel asked" if run.get("cancel_requested_at") else ""
+                raise RunClosed(f"run {run_id} is {run.get('status')}{asked}: not moved to {attributes['status']}")
         self.items[run_id].update(_round_trip(attributes))
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:

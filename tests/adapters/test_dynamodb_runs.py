@@ -36,7 +36,7 @@ def test_an_ended_run_is_never_moved_back(runs: Any, ended: str) -> None:
     runs.create_run("run-1", "proj", status="STARTED")
     runs.update_run("run-1", status="EXPORTING")
     runs.update_run("run-1", status=ended, error="Cancelled" if ended == "CANCELLED" else None)
-    with pytest.raises(RunClosed, match=f"ended {ended}"):
+    with pytest.raises(RunClosed, match=f"is {ended}"):
         runs.update_run("run-1", status="PREPARING", dataset_examples=3)
     run = runs.get_run("run-1")
     assert run["status"] == ended

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from botocore.credentials import Credentials
 from botocore.stub import Stubber
 
 from labeltune_tools import api_client
@@ -106,6 +107,27 @@ def test_requests_are_signed_and_the_query_survives_verification(api: FakeApi) -
     assert "/us-east-1/execute-api/aws4_request" in headers["Authorization"]
 
 
+class Rotating:
+    """Refreshable credentials (an assumed role, SSO): each freeze may give newer keys."""
+
+    def __init__(self) -> None:
+        self.frozen = 0
+
+    def get_frozen_credentials(self) -> Credentials:
+        self.frozen += 1
+        return Credentials(LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, token=f"session-{self.frozen}")
+
+
+def test_credentials_are_frozen_per_request_so_a_long_watch_outlives_a_roles_keys(api: FakeApi) -> None:
+    api.on("GET", "/runs/run-a", (200, {"run_id": "run-a", "status": "TRAINING"}))
+    credentials = Rotating()
+    client = api_client.ApiClient(api.url, credentials, LOCAL_REGION)
+    client.get("/runs/run-a")
+    client.get("/runs/run-a")
+    tokens = [headers.get("X-Amz-Security-Token") for _, _, headers, _ in api.requests[-2:]]
+    assert credentials.frozen == 2 and tokens == ["session-1", "session-2"]
+
+
 def test_a_refused_signature_is_one_line_naming_403(api: FakeApi) -> None:
     client = api_client.ApiClient(api.url, None, LOCAL_REGION)  # unsigned
     with pytest.raises(ApiError) as refused:
@@ -173,7 +195,12 @@ def test_stack_resolves_the_api_url_from_its_outputs() -> None:
     session = FakeSession(Frozen(), client=client)
     with stubber:
         resolved = api_client.from_options(stack="lt", session_factory=lambda **_: session)
-    assert (resolved.base_url, resolved.region, resolved.credentials) == (url, "eu-west-1", "frozen")
+    # The session's (refreshable) credentials are kept and frozen per request: a long `watch` outlives a role's.
+    assert (resolved.base_url, resolved.region, resolved.credentials.get_frozen_credentials()) == (
+        url,
+        "eu-west-1",
+        "frozen",
+    )
     assert session.asked == [("cloudformation", "eu-west-1")]
 
 

@@ -7,18 +7,21 @@ from typing import Any
 
 import pytest
 
-from labeltune.clock import fixed_clock
+from labeltune.clock import Clock, fixed_clock
 from labeltune.domain.models import FineTuneJob, JobState, RunStatus
 from labeltune.domain.project_config import Hyperparameters
+from labeltune.errors import RunClosed
 from labeltune.pipeline.cancel import CancelVerdict, RunCancelled, cancel_run, cancelled_meanwhile
+from labeltune.pipeline.export import start_export
 from labeltune.pipeline.fine_tune import start_fine_tune
-from labeltune.pipeline.outcome import record_execution_end
+from labeltune.pipeline.outcome import record_execution_end, record_outcome
 from labeltune.pipeline.serving import serve_tuned_model
 from tests.fakes import (
     InMemoryObjectStore,
     InMemoryProjectStore,
     InMemoryRunStore,
     RecordingWorkflow,
+    ScriptedExportService,
     ScriptedFineTuneProvider,
     ScriptedServing,
 )
@@ -28,16 +31,18 @@ RUN = "run-0123456789abcdef01234567"  # the run id of tests/pipeline/test_fine_t
 PROJECT = "proj-1"
 CLOCK = fixed_clock("2026-11-26T10:00:00+00:00")
 ASKED = "2026-11-26T10:00:00.000+00:00"
+FOUR_MINUTES_EARLIER = fixed_clock("2026-11-26T09:56:00+00:00")
 
 
 class Stack:
-    def __init__(self, status: str = "TRAINING", started: bool = True) -> None:
-        self.runs = InMemoryRunStore(clock=CLOCK)
+    def __init__(self, status: str = "TRAINING", started: bool = True, created: Clock = CLOCK) -> None:
+        self.runs = InMemoryRunStore(clock=created)
         self.projects = InMemoryProjectStore(clock=CLOCK)
         self.workflow = RecordingWorkflow()
         self.projects.put_config(PROJECT, {})
         assert self.projects.claim_run(PROJECT, RUN, 0, "2000-01-01T00:00:00+00:00") is not None
         self.runs.create_run(RUN, PROJECT, status=status, provider="openai")
+        self.runs._clock = CLOCK  # the run was created at `created`; everything after happens at CLOCK
         if started:
             self.workflow.start(RUN, {"run_id": RUN, "project_id": PROJECT})
 
@@ -122,7 +127,7 @@ def test_a_run_that_ends_between_the_look_and_the_write_is_not_cancelled() -> No
 
 
 def test_a_run_whose_execution_never_started_is_closed_here_and_its_project_released() -> None:
-    stack = Stack(status="STARTED", started=False)
+    stack = Stack(status="STARTED", started=False, created=FOUR_MINUTES_EARLIER)  # past CLAIM_GRACE: abandoned
     result = stack.cancel()
     assert result.verdict is CancelVerdict.REQUESTED
     run = stack.run()
@@ -130,6 +135,36 @@ def test_a_run_whose_execution_never_started_is_closed_here_and_its_project_rele
     assert "active_run_id" not in stack.project()
     assert stack.workflow.stops == []
     assert stack.cancel().verdict is CancelVerdict.ALREADY
+
+
+def test_a_run_that_may_still_be_starting_is_left_to_start_and_ends_at_its_first_step() -> None:
+    """No execution yet, but the run is younger than CLAIM_GRACE: its start may be in progress, so closing it now
+    could let an execution begin on a closed run. It is left to start; its export step contacts nobody."""
+    stack = Stack(status="STARTED", started=False)
+    assert stack.cancel().verdict is CancelVerdict.REQUESTED
+    assert stack.run()["status"] == "STARTED" and stack.project()["active_run_id"] == RUN
+    exports = ScriptedExportService()
+    with pytest.raises(RunCancelled):
+        start_export(RUN, PROJECT, exports, stack.runs, CLOCK)
+    assert exports.started == []
+    closed = record_outcome(RUN, RunStatus.FAILED, stack.runs, CLOCK, "RunCancelled", None)  # RecordRunFailure
+    assert closed["status"] == "CANCELLED" and stack.run()["error"] == "Cancelled"
+
+
+def test_a_success_and_a_cancel_that_race_cannot_both_win() -> None:
+    """The cancel lands while RecordRunSuccess runs: the success is not written, nothing is promoted, the run ends
+    CANCELLED; and once a success is written no cancel is recorded."""
+    stack = Stack(status="EVALUATING")
+    assert stack.cancel().verdict is CancelVerdict.REQUESTED
+    projects = stack.projects
+    result = record_outcome(RUN, RunStatus.SUCCEEDED, stack.runs, CLOCK, projects=projects)
+    assert result["status"] == "CANCELLED" and stack.run()["status"] == "CANCELLED"
+    assert "promoted_at" not in stack.run() and not (stack.project().get("model") or {}).get("current")
+    with pytest.raises(RunClosed):
+        stack.runs.update_run(RUN, status="SUCCEEDED")
+    done = Stack(status="EVALUATING")
+    record_outcome(RUN, RunStatus.SUCCEEDED, done.runs, CLOCK)
+    assert done.cancel().verdict is CancelVerdict.FINISHED and done.run()["status"] == "SUCCEEDED"
 
 
 def test_an_execution_that_already_ended_badly_is_not_stopped_its_event_closes_the_run() -> None:
@@ -193,6 +228,26 @@ def test_a_job_created_after_the_cancels_cleanup_is_cancelled_by_the_step_that_c
     assert provider.trained(RUN) == [] and run["late_jobs_cancelled"] == list(provider.jobs)
     assert run["status"] == "CANCELLED" and "job_id" not in run  # never moved back to TRAINING
     assert run["provider_files_deleted"] == 2 and provider.files == {}
+
+
+class ClosesBeforeTraining(InMemoryRunStore):
+    """The run is cancelled and closed between start_fine_tune's look at it and its TRAINING write."""
+
+    def update_run(self, run_id: str, **attributes: Any) -> None:
+        if attributes.get("status") == "TRAINING":
+            super().update_run(run_id, status="CANCELLED", cancel_requested_at=ASKED)
+        super().update_run(run_id, **attributes)
+
+
+def test_a_run_closed_just_before_the_training_write_gets_its_job_undone() -> None:
+    runs = ClosesBeforeTraining(clock=CLOCK)
+    runs.create_run(RUN, PROJECT, status="PREPARING", provider="openai")
+    provider = ScriptedFineTuneProvider(statuses=("running",))
+    store = InMemoryObjectStore()
+    with pytest.raises(RunCancelled):
+        start_fine_tune(make_dataset(store), store, provider, runs, BASE, CLOCK, Hyperparameters())
+    assert provider.trained(RUN) == [] and len(provider.cancel_calls) == 1
+    assert (runs.get_run(RUN) or {})["status"] == "CANCELLED"
 
 
 def test_a_retry_of_start_fine_tune_on_a_cancelled_run_cancels_the_job_it_finds() -> None:

@@ -458,6 +458,32 @@ def test_a_failed_start_is_recorded_gives_the_claim_back_and_the_retry_counts_on
     assert run["labels_consumed"] == 1  # counted once, not twice
 
 
+class CancelledWhileStarting(RecordingStarter):
+    """The run's cancel is asked while its start is in progress, and then the start fails."""
+
+    def __init__(self, runs: InMemoryRunStore) -> None:
+        super().__init__()
+        self.runs = runs
+
+    def start(self, run_id: str, payload: Any) -> bool:
+        assert self.runs.request_cancel(run_id, "2026-09-15T09:30:14.000+00:00")
+        raise RuntimeError("ThrottlingException: Rate exceeded")
+
+
+def test_a_failed_start_of_a_run_whose_cancel_was_asked_ends_it_cancelled_for_good() -> None:
+    """StartFailed lets a redelivery start the run afresh: a cancelled run must not come back that way."""
+    runs = InMemoryRunStore(clock=CLOCK)
+    trigger = services(runs=runs, starter=CancelledWhileStarting(runs))
+    with pytest.raises(RuntimeError):
+        deliver(trigger, delivery_id="x")
+    (run,) = runs_of(trigger)
+    assert (run["status"], run["error"]) == ("CANCELLED", "Cancelled")
+    redelivered = services(projects=cast(InMemoryProjectStore, trigger.projects), runs=runs)
+    deliver(redelivered, delivery_id="x")  # Labelbox delivers again after the 500
+    assert run["run_id"] not in recorder(redelivered).started  # the cancelled run is not started afresh
+    assert runs.get_run(run["run_id"])["status"] == "CANCELLED"
+
+
 def test_an_in_progress_duplicate_is_asked_to_come_back(trigger: TriggerServices) -> None:
     reply = deliver(trigger, once=lambda key, work: {"duplicate": True, "in_progress": True})
     assert reply.status_code == 409

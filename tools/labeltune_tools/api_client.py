@@ -95,7 +95,8 @@ class ApiClient:
         from botocore.awsrequest import AWSRequest
 
         request = AWSRequest(method=method, url=url, data=body or b"", headers=dict(headers))
-        SigV4Auth(self.credentials, SIGNING_SERVICE, self.region).add_auth(request)
+        # Frozen per request: assumed-role and SSO credentials expire within hours, a `watch` can outlast them.
+        SigV4Auth(self.credentials.get_frozen_credentials(), SIGNING_SERVICE, self.region).add_auth(request)
         return dict(request.headers.items())
 
     def request(
@@ -237,7 +238,7 @@ def from_options(
     if stack:
         api_url = api_url_from_stack(_cloudformation(session, region), stack)
     assert api_url is not None
-    return ApiClient(_check_url(api_url), credentials.get_frozen_credentials(), region)
+    return ApiClient(_check_url(api_url), credentials, region)  # refreshable: frozen per request
 
 
 def _session(profile: str | None, region: str | None, factory: Callable[..., Any] | None) -> Any:

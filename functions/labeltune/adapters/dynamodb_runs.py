@@ -70,15 +70,10 @@ class DynamoRunStore:
         values = {f":v{i}": to_dynamo(value) for i, value in enumerate(attributes.values())}
         assignments = ", ".join(f"#a{i} = :v{i}" for i in range(len(attributes)))
         condition = "attribute_exists(run_id)"
-        if attributes.get("status") not in (None, *FINISHED_RUN_STATUSES):
-            # A step's status (EXPORTING ... EVALUATING) never reopens an ended run (RunClosed): a step still running
-            # after a cancel stopped its execution. Only a recorder writes an ended status, and it may correct one
-            # (a recorder that failed after writing SUCCEEDED is closed FAILED by RecordRunFailure).
-            status = f"#a{list(attributes).index('status')}"
-            finished = sorted(FINISHED_RUN_STATUSES)
-            values |= {f":finished{i}": value for i, value in enumerate(finished)}
-            ended = ", ".join(f":finished{i}" for i in range(len(finished)))
-            condition += f" AND (attribute_not_exists({status}) OR NOT {status} IN ({ended}))"
+        if "status" in attributes:
+            condition += " AND " + self._status_condition(
+                f"#a{list(attributes).index('status')}", f":v{list(attributes).index('status')}", attributes, values
+            )
         try:
             self._table.update_item(
                 Key={"run_id": run_id},
@@ -93,8 +88,29 @@ class DynamoRunStore:
             run = self.get_run(run_id)
             if run is None:
                 raise
-            message = f"run {run_id} has ended {run.get('status')}: not moved to {attributes['status']}"
+            asked = ", a cancel asked" if run.get("cancel_requested_at") else ""
+            message = f"run {run_id} is {run.get('status')}{asked}: not moved to {attributes['status']}"
             raise RunClosed(message) from error
+
+    @staticmethod
+    def _status_condition(status: str, new: str, attributes: dict[str, Any], values: dict[str, Any]) -> str:
+        """domain.models.status_change_allowed as a condition: an ended run keeps its status (the same again is a
+        retry; SUCCEEDED may be corrected to FAILED), and SUCCEEDED is written only while no cancel is asked."""
+        finished = sorted(FINISHED_RUN_STATUSES)
+        values |= {f":ended{i}": value for i, value in enumerate(finished)}
+        ended = ", ".join(f":ended{i}" for i in range(len(finished)))
+        open_run = f"(attribute_not_exists({status}) OR NOT {status} IN ({ended}))"
+        target = attributes["status"]
+        if target not in FINISHED_RUN_STATUSES:
+            return open_run
+        allowed = [open_run, f"{status} = {new}"]
+        if target == RunStatus.FAILED.value:
+            values[":succeeded"] = RunStatus.SUCCEEDED.value
+            allowed.append(f"{status} = :succeeded")
+        condition = "(" + " OR ".join(allowed) + ")"
+        if target == RunStatus.SUCCEEDED.value:
+            condition += " AND attribute_not_exists(cancel_requested_at)"
+        return condition
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         item = self._table.get_item(Key={"run_id": run_id}, ConsistentRead=True).get("Item")

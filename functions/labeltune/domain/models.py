@@ -116,6 +116,21 @@ class RunStatus(StrEnum):
 
 FINISHED_RUN_STATUSES = frozenset({RunStatus.SUCCEEDED.value, RunStatus.FAILED.value, RunStatus.CANCELLED.value})
 """A run in one of these has ended: nothing may start it again (but a StartFailed one), nothing reopens it."""
+
+
+def status_change_allowed(run: dict[str, Any], status: str) -> bool:
+    """Whether a run may be given `status` (the run store's rule, one conditional write in DynamoDB): a step's
+    status never reopens an ended run; an ended run keeps its status (the same again is a retried recorder), but a
+    success may be corrected to FAILED (its recorder failed after writing it); SUCCEEDED is written only while no
+    cancel is asked, so a cancel and a success that race cannot both win."""
+    current = run.get("status")
+    if status == RunStatus.SUCCEEDED.value and run.get("cancel_requested_at"):
+        return False
+    if current not in FINISHED_RUN_STATUSES or current == status:
+        return True
+    return current == RunStatus.SUCCEEDED.value and status == RunStatus.FAILED.value
+
+
 CANCELLED_ERROR = "Cancelled"  # the error of a cancelled run, and of the StopExecution that cancels it
 
 

@@ -6,7 +6,8 @@ is all the API does to a run that started: Step Functions' "Execution Status Cha
 execution reaches RecordOutcome (template.yaml's ExecutionEndedBadly rule), which closes a run with
 `cancel_requested_at` as CANCELLED, cancels its provider job, deletes its files and deployments and frees its
 project (pipeline/outcome.py), exactly as for any execution that ends badly. A run whose execution never started
-has nothing to stop and nobody else to close it: it is closed here and its project released.
+(none for CLAIM_GRACE) has nothing to stop and nobody else to close it: it is closed here and its project released;
+a younger one may still be starting, and ends as cancelled at its first step.
 
 A step already running when the execution is stopped runs to its end: a step that creates something paid (a
 fine-tuning job, a deployment) looks at the run after creating it and undoes it when the run is being cancelled
@@ -19,8 +20,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from labeltune.clock import Clock, iso
+from labeltune.clock import Clock, iso, parse_iso
 from labeltune.domain.models import CANCELLED_ERROR, FINISHED_RUN_STATUSES, RunStatus
+from labeltune.domain.trigger_policy import CLAIM_GRACE
 from labeltune.ports import ProjectStore, RunStore, WorkflowControl
 
 
@@ -66,6 +68,14 @@ def _close_unstarted(run_id: str, run: dict[str, Any], runs: RunStore, projects:
         projects.release_run(str(run["project_id"]), run_id)
 
 
+def _start_abandoned(run: dict[str, Any], clock: Clock) -> bool:
+    """A run without an execution for CLAIM_GRACE will not get one (its start failed or was killed). A younger one
+    may still be starting: it is left to start, and ends at its first step (cancelled_meanwhile), or as cancelled if
+    its start fails (pipeline/trigger.py), so it is never closed here while an execution may still begin."""
+    created = run.get("created_at")
+    return not created or clock() - parse_iso(str(created)) >= CLAIM_GRACE
+
+
 def cancel_run(
     run_id: str, runs: RunStore, workflow: WorkflowControl, projects: ProjectStore, clock: Clock
 ) -> CancelResult:
@@ -82,7 +92,7 @@ def cancel_run(
         verdict = CancelVerdict.ALREADY if run.get("status") == RunStatus.CANCELLED.value else CancelVerdict.FINISHED
         return CancelResult(verdict, run)
     status = workflow.status(run_id)
-    if status is None:
+    if status is None and _start_abandoned(run, clock):
         _close_unstarted(run_id, run, runs, projects, clock)
     elif status == "RUNNING":  # also on a repeat whose first stop never went through
         workflow.stop(run_id, CANCELLED_ERROR, f"cancelled through the API at {run['cancel_requested_at']}")

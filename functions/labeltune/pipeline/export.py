@@ -24,6 +24,7 @@ from labeltune.domain.project_config import DEFAULT_MAX_EXPORT_ERROR_RATE
 from labeltune.domain.row_data import is_storage_uri, web_url
 from labeltune.domain.waits import next_wait
 from labeltune.errors import ExportFailed, RowDataFetchError
+from labeltune.pipeline.cancel import RunCancelled, cancelled_meanwhile
 from labeltune.ports import ExportService, ObjectStore, RowDataFetcher, RunStore
 
 FETCH_ERROR_FIELD = "_row_data_error"
@@ -58,8 +59,11 @@ def snapshot_key(run_id: str) -> str:
 
 
 def start_export(run_id: str, project_id: str, exports: ExportService, runs: RunStore, clock: Clock) -> ExportState:
-    """Start the export once per run: a retry finds the task recorded on the run instead of starting another."""
+    """Start the export once per run: a retry finds the task recorded on the run instead of starting another. A run
+    cancelled before its execution started (pipeline/cancel.py) contacts nobody: it ends here, as cancelled."""
     run = runs.get_run(run_id) or {}
+    if cancelled_meanwhile(run):
+        raise RunCancelled(f"run {run_id} was cancelled before its export started")
     task_id, started_at = run.get("export_task_id"), run.get("export_started_at")
     if not task_id or not started_at:
         task_id, started_at = exports.start_export(project_id), iso(clock())

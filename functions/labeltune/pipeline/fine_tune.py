@@ -21,7 +21,7 @@ from typing import Any
 from labeltune.clock import Clock, iso, parse_iso
 from labeltune.domain.models import FineTuneJob, JobState, RunStatus
 from labeltune.domain.project_config import Hyperparameters
-from labeltune.errors import JobCreatePending
+from labeltune.errors import JobCreatePending, RunClosed
 from labeltune.pipeline.cancel import RunCancelled, cancelled_meanwhile
 from labeltune.pipeline.prepare import PreparedDataset
 from labeltune.ports import FineTuneProvider, ObjectStore, RunStore
@@ -88,14 +88,18 @@ def start_fine_tune(
             hyperparameters=hyperparameters or Hyperparameters(),
         )
     _undo_if_cancelled(run_id, job, provider, runs)
-    runs.update_run(
-        run_id,
-        status=RunStatus.TRAINING.value,
-        job_id=job.job_id,
-        job_status=job.status,
-        job_state=job.state.value,
-        base_model=job.base_model,
-    )
+    try:
+        runs.update_run(
+            run_id,
+            status=RunStatus.TRAINING.value,
+            job_id=job.job_id,
+            job_status=job.status,
+            job_state=job.state.value,
+            base_model=job.base_model,
+        )
+    except RunClosed:  # it ended between the look and this write: its cleanup may not have seen the job
+        _undo_if_cancelled(run_id, job, provider, runs)
+        raise
     return job
 
 

@@ -19,7 +19,7 @@ from labeltune.clock import Clock, iso
 from labeltune.domain.models import CANCELLED_ERROR, FINISHED_RUN_STATUSES, JobState, RunStatus
 from labeltune.domain.project_config import LEGACY_PROVIDER
 from labeltune.domain.promotions import PromotionChange
-from labeltune.errors import TransientError
+from labeltune.errors import RunClosed, TransientError
 from labeltune.pipeline.promotion import gate_passed, keeps_every_deployment, promote, release_superseded
 from labeltune.ports import FineTuneProvider, ModelServing, ObjectStore, ProjectStore, RunStore
 
@@ -128,13 +128,14 @@ def _release(
     provider: ProviderFactory | None,
     serving: ServingFactory | None,
     outcome: RunStatus,
+    keep_endpoint: bool = False,
 ) -> dict[str, Any]:
     """release_provider_resources, never failing the caller: the run is closed either way, and the operator
     sees on the run what may be left at the provider."""
     if provider is None:
         return {}
     try:
-        keep = keeps_endpoint(runs.get_run(run_id) or {}, outcome)
+        keep = keep_endpoint or keeps_endpoint(runs.get_run(run_id) or {}, outcome)
         return release_provider_resources(run_id, runs, provider, serving, keep)
     except Exception as failure:
         cleanup = {"cleanup_error": f"{type(failure).__name__}: {failure}"[:MAX_MESSAGE]}
@@ -174,14 +175,26 @@ def record_outcome(
 ) -> dict[str, Any]:
     """Close the run; first, promote its model if it passed its gate (with `projects`), and release what it
     holds at the provider (a job still training would go on billing, its training files are chats with personal
-    data, a deployment nobody calls serves nothing), and what served the model its promotion superseded."""
-    run = runs.get_run(run_id) or {}
-    if outcome is not RunStatus.SUCCEEDED and run.get("cancel_requested_at"):
-        # A cancelled run whose execution still reached a recorder (a step that found it cancelled, or a stop
-        # that lost the race with a failure): it ends as asked.
-        outcome, error, cause = RunStatus.CANCELLED, None, None
+    data, a deployment nobody calls serves nothing), and what served the model its promotion superseded.
+
+    A run whose cancel was asked ends CANCELLED, whatever its recorder was told. A success is written first and
+    only while no cancel is asked (the run store's condition), and a cancel is only recorded on a run that has not
+    ended: of a cancel and a success that race, exactly one wins, and a cancelled run is never promoted."""
+    if (runs.get_run(run_id) or {}).get("cancel_requested_at"):
+        # A cancelled run whose execution still reached a recorder (a step that found it cancelled, or a stop that
+        # lost the race with the step's end): it ends as asked.
+        outcome = RunStatus.CANCELLED
+    if outcome is RunStatus.SUCCEEDED:
+        try:
+            runs.update_run(run_id, status=outcome.value, finished_at=iso(clock()))
+        except RunClosed:  # a cancel was asked first (or the run ended otherwise): no promotion
+            run = runs.get_run(run_id) or {}
+            if not run.get("cancel_requested_at"):
+                return {"run_id": run_id, "status": run.get("status"), "error": None, "error_message": None}
+            outcome = RunStatus.CANCELLED
     if outcome is RunStatus.CANCELLED:
-        error, cause = CANCELLED_ERROR, f"cancelled on request at {run.get('cancel_requested_at') or iso(clock())}"
+        requested = (runs.get_run(run_id) or {}).get("cancel_requested_at") or iso(clock())
+        error, cause = CANCELLED_ERROR, f"cancelled on request at {requested}"
     message = failure_message(cause)
     promotion = _promote(run_id, outcome, runs, projects, clock)
     cleanup = _release(run_id, runs, provider, serving, outcome)
@@ -193,7 +206,12 @@ def record_outcome(
             if superseded:
                 runs.update_run(run_id, **superseded)
             cleanup.update(superseded)
-    runs.update_run(run_id, status=outcome.value, finished_at=iso(clock()), error=error, error_message=message)
+    if outcome is not RunStatus.SUCCEEDED:
+        try:
+            runs.update_run(run_id, status=outcome.value, finished_at=iso(clock()), error=error, error_message=message)
+        except RunClosed:  # it ended otherwise meanwhile (its own recorder): that status stands
+            status = (runs.get_run(run_id) or {}).get("status")
+            return {"run_id": run_id, "status": status, "error": None, "error_message": None, **cleanup}
     if store is not None and outcome is RunStatus.SUCCEEDED:
         cleanup.update(_write_report(run_id, runs, store))
     return {"run_id": run_id, "status": outcome.value, "error": error, "error_message": message, **cleanup}
@@ -230,7 +248,9 @@ def record_execution_end(
     if run is None:
         return {"run_id": run_id, "status": None, "error": None, "error_message": None}
     if run.get("status") in FINISHED_RUN_STATUSES:
-        cleanup = _release(run_id, runs, provider, serving, RunStatus(run["status"]))
+        # A succeeded run's deployment is its recorder's to keep or delete (it may be promoting it right now).
+        succeeded = run["status"] == RunStatus.SUCCEEDED.value
+        cleanup = _release(run_id, runs, provider, serving, RunStatus(run["status"]), keep_endpoint=succeeded)
         return {"run_id": run_id, "status": run.get("status"), "error": None, "error_message": None, **cleanup}
     if run.get("cancel_requested_at"):  # stopped by POST /runs/{id}/cancel (pipeline/cancel.py)
         return record_outcome(run_id, RunStatus.CANCELLED, runs, clock, None, None, provider, serving)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
@@ -21,13 +22,14 @@ from pydantic import BaseModel, ValidationError
 from labeltune.clock import Clock, iso, parse_iso
 from labeltune.domain.identifiers import is_delivery_id
 from labeltune.domain.json_input import MalformedJson, parse_json_object
+from labeltune.domain.models import CANCELLED_ERROR, START_FAILED, RunStatus
 from labeltune.domain.models import FINISHED_RUN_STATUSES as FINISHED
-from labeltune.domain.models import START_FAILED, RunStatus
 from labeltune.domain.project_config import ProjectConfig
 from labeltune.domain.run_ids import new_manual_run_id, run_id_for_delivery
 from labeltune.domain.signature import verify_signature
 from labeltune.domain.trigger_policy import CLAIM_GRACE, Verdict, stale_before, verdict
 from labeltune.domain.webhook import MAX_BODY_BYTES, parse_delivery
+from labeltune.errors import RunClosed
 from labeltune.ports import ProjectStore, RunStore, WebhookSecrets, WorkflowStarter
 
 Once = Callable[[str, Callable[[], dict[str, Any]]], dict[str, Any]]
@@ -137,14 +139,19 @@ def start_claimed_run(
         )
     except Exception as error:
         services.projects.release_run(project_id, run_id, return_labels=consumed)
-        if services.runs.get_run(run_id) is not None:
-            services.runs.update_run(
-                run_id,
-                status=RunStatus.FAILED.value,
-                error=START_FAILED,
-                error_message=f"the execution could not be started: {type(error).__name__}: {error}"[:MAX_MESSAGE],
-                finished_at=iso(services.clock()),
-            )
+        run = services.runs.get_run(run_id)
+        if run is not None:
+            # StartFailed lets a redelivery start the run afresh; a run whose cancel was asked ends cancelled.
+            cancelled = bool(run.get("cancel_requested_at"))
+            message = f"the execution could not be started: {type(error).__name__}: {error}"[:MAX_MESSAGE]
+            with suppress(RunClosed):  # it was closed meanwhile (a cancel): it stays so
+                services.runs.update_run(
+                    run_id,
+                    status=(RunStatus.CANCELLED if cancelled else RunStatus.FAILED).value,
+                    error=CANCELLED_ERROR if cancelled else START_FAILED,
+                    error_message=message,
+                    finished_at=iso(services.clock()),
+                )
         raise
     return Start.STARTED
 

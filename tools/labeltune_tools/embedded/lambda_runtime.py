@@ -28,13 +28,15 @@ from typing import Any
 
 import boto3
 
-ENGINE_ACCESS_KEY = "ak"  # moto.stepfunctions.parser.asl.utils.boto_client.boto_client_for
+# The functions' credentials (EmbeddedStack sets them in the environment): only calls signed with them are a
+# function's. moto's engine signs with its own ("ak"), the stack's tooling with TOOLING_ACCESS_KEY, the emulators'
+# convenience clients and tests with others; none of those is a function's call, whichever function is running.
+FUNCTION_ACCESS_KEY = "local"
 TOOLING_ACCESS_KEY = "local-tooling"  # sessions of the local stack's own tooling (EmbeddedStack.client_session)
-NOT_A_FUNCTION = {ENGINE_ACCESS_KEY, TOOLING_ACCESS_KEY}
 
 
 def tooling_session(region: str) -> boto3.Session:
-    """A session whose calls are the tooling's, never a function's (see NOT_A_FUNCTION)."""
+    """A session whose calls are the tooling's, never a function's (see FUNCTION_ACCESS_KEY)."""
     return boto3.Session(aws_access_key_id=TOOLING_ACCESS_KEY, aws_secret_access_key="local", region_name=region)
 
 
@@ -200,7 +202,7 @@ class InProcessLambdaRuntime:
         if function is None:
             return
         credentials = getattr(client._request_signer, "_credentials", None)
-        if credentials is not None and credentials.access_key in NOT_A_FUNCTION:
+        if credentials is None or credentials.access_key != FUNCTION_ACCESS_KEY:
             return
         self.calls.append(AwsCall(function, client.meta.service_model.service_name, operation, dict(params)))
 

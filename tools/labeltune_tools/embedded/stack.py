@@ -31,7 +31,7 @@ import boto3
 from labeltune.adapters.s3_export import export_snapshot_key
 from labeltune_tools.bedrock_emulator import BedrockEmulator
 from labeltune_tools.embedded.execution_events import ExecutionEventPump
-from labeltune_tools.embedded.lambda_runtime import RUNTIME, tooling_session
+from labeltune_tools.embedded.lambda_runtime import FUNCTION_ACCESS_KEY, RUNTIME, tooling_session
 from labeltune_tools.embedded.moto_dynamodb import make_moto_dynamodb_atomic
 from labeltune_tools.embedded.resources import LocalResources, build_resources
 from labeltune_tools.embedded.run_stream import StreamPump
@@ -272,7 +272,8 @@ class _LocalHttpApi:
         from labeltune_tools.embedded import sigv4
         from labeltune_tools.local_auth import LOCAL_ACCESS_KEY_ID, LOCAL_REGION, LOCAL_SECRET_ACCESS_KEY
 
-        if not any(m in (scope["method"], "ANY") and p.match(scope["path"]) for m, p in self.iam_routes):
+        method = scope["method"].upper()  # `curl -X get` reaches the route Powertools upper-cases it to
+        if not any(m in (method, "ANY") and p.match(scope["path"]) for m, p in self.iam_routes):
             return None
         request = sigv4.asgi_request(scope, body)
         if not self.require_signed and not request.header_values("authorization"):
@@ -388,7 +389,7 @@ class EmbeddedStack:
         moto_port = int(moto_socket.getsockname()[1])
         os.environ.update(
             {
-                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_ACCESS_KEY_ID": FUNCTION_ACCESS_KEY,  # what a function's calls are recognised by
                 "AWS_SECRET_ACCESS_KEY": "local",
                 "AWS_DEFAULT_REGION": REGION,
                 "AWS_REGION": REGION,
