@@ -13,10 +13,8 @@ from contextlib import contextmanager
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-from labeltune.domain.json_input import MalformedJson
 from labeltune.domain.run_events import MetricPoint
-from labeltune.errors import InvalidInput, TransientError
-from labeltune.handlers.http_errors import HttpError
+from labeltune.handlers.http_errors import answered_status
 from labeltune.handlers.observability import metrics
 
 WEBHOOK_RESPONSES = "WebhookResponses"
@@ -46,17 +44,6 @@ def count_webhook_response(status: int) -> None:
     emit(MetricPoint(WEBHOOK_RESPONSES, "Count", 1, ((STATUS_CLASS, status_class(status)),)))
 
 
-def _answered_status(error: Exception) -> int:
-    """The status the API's error handlers (handlers/http_errors.py) answer an exception with; 500 otherwise."""
-    if isinstance(error, HttpError):
-        return error.status
-    if isinstance(error, InvalidInput | MalformedJson):
-        return 400
-    if isinstance(error, TransientError):
-        return 503
-    return 500
-
-
 @contextmanager
 def webhook_responses() -> Iterator[Callable[[int], None]]:
     """Count the webhook's response by class: the route calls the yielded function with its reply's status; an
@@ -64,5 +51,5 @@ def webhook_responses() -> Iterator[Callable[[int], None]]:
     try:
         yield count_webhook_response
     except Exception as error:
-        count_webhook_response(_answered_status(error))
+        count_webhook_response(answered_status(error))
         raise

@@ -47,25 +47,37 @@ def error_body(message: str, problems: list[dict[str, str]] | None = None, **con
     return body
 
 
+def answered_status(error: Exception) -> int:
+    """The status the handlers below answer an exception with (500 for any other): the one mapping, which the
+    console's webhook metric counts by too (handlers/console_metrics.py)."""
+    if isinstance(error, HttpError):
+        return error.status
+    if isinstance(error, InvalidInput | MalformedJson):
+        return 400
+    if isinstance(error, TransientError):
+        return 503
+    return 500
+
+
 def register_error_handlers(app: ApiGatewayResolver) -> None:
     @app.exception_handler(HttpError)
     def _http_error(error: HttpError) -> Response:
-        return json_response(error.status, error_body(error.message, **error.context))
+        return json_response(answered_status(error), error_body(error.message, **error.context))
 
     @app.exception_handler(InvalidInput)
     def _invalid_input(error: InvalidInput) -> Response:
-        return json_response(400, error_body(error.message, error.problems))
+        return json_response(answered_status(error), error_body(error.message, error.problems))
 
     @app.exception_handler(MalformedJson)
     def _malformed(error: MalformedJson) -> Response:
-        return json_response(400, error_body(str(error)))
+        return json_response(answered_status(error), error_body(str(error)))
 
     @app.exception_handler(TransientError)
     def _busy(error: TransientError) -> Response:
         # DynamoDB kept cancelling the write (concurrent transactions on one project): nothing was recorded,
         # and the caller (Labelbox redelivers) should come back shortly.
         body = error_body("the request could not be recorded right now; retry shortly")
-        return json_response(503, body, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        return json_response(answered_status(error), body, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     @app.not_found
     def _no_route(error: NotFoundError) -> Response:
